@@ -1,0 +1,93 @@
+"""PersonaAtlas conversations -> PPOpt examples (SPEC §1.7), and persona-disjoint splits."""
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Any, Iterable, Mapping, Sequence
+
+from personax.data.records import ReleasedRecord, RichRecord, to_released
+from personax.data.state import build_state, render_session
+
+MAX_HISTORY = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOptExample:
+    state_id: str  # the target conversation's id
+    persona_id: str
+    persona: dict[str, str]  # ground truth: for teachers and judges, never in `input`
+    history_texts: tuple[str, ...]
+    original_query: str  # the target's clean initial_query (the authors' field name)
+    input: str  # the state text the policy reads
+    output: str | None = None  # SFT target `<REASONING>…</REASONING><PROMPT>…</PROMPT>`
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["history_texts"] = list(self.history_texts)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "PPOptExample":
+        return cls(**{**d, "history_texts": tuple(d["history_texts"])})
+
+
+@dataclasses.dataclass
+class BuildStats:
+    personas: int = 0
+    examples: int = 0
+    skipped_no_history: int = 0  # personas with a single conversation
+
+
+def build_examples(records: Iterable[ReleasedRecord | RichRecord], max_history: int = MAX_HISTORY
+                   ) -> tuple[list[PPOptExample], BuildStats]:
+    """One example per persona: target = fewest turns (first such in input order), history = the
+    other conversations in input order, at most `max_history`, at least one."""
+    by_persona: dict[str, list[ReleasedRecord]] = {}
+    for rec in records:
+        rel = to_released(rec) if isinstance(rec, RichRecord) else rec
+        by_persona.setdefault(rel.persona_id, []).append(rel)
+    stats, examples = BuildStats(personas=len(by_persona)), []
+    for persona_id, convs in by_persona.items():
+        target = min(convs, key=lambda c: c.num_turns)
+        history = [c for c in convs if c is not target][:max_history]
+        if not history:
+            stats.skipped_no_history += 1
+            continue
+        texts = tuple(render_session([(t.role, t.content) for t in c.full_conversation])
+                      for c in history)
+        examples.append(PPOptExample(
+            state_id=target.id, persona_id=persona_id, persona=dict(target.persona),
+            history_texts=texts, original_query=target.initial_query,
+            input=build_state(texts, target.initial_query)))
+    stats.examples = len(examples)
+    return examples, stats
+
+
+def split_personas(persona_ids: Iterable[str], sizes: Mapping[str, int | float], seed: int
+                   ) -> dict[str, list[str]]:
+    """Disjoint persona sets per split name, drawn by a seeded shuffle of the sorted ids.
+
+    Sizes are counts (int) or fractions (float); splits are filled in the order given, and a
+    split asking for more than is left gets the rest.
+    """
+    ids = sorted(set(persona_ids))
+    random.Random(seed).shuffle(ids)
+    out, start = {}, 0
+    for name, size in sizes.items():
+        if isinstance(size, float):
+            if not 0.0 <= size <= 1.0:
+                raise ValueError(f"split {name!r}: fraction {size} is outside [0, 1]")
+            count = round(size * len(ids))
+        elif size < 0:
+            raise ValueError(f"split {name!r}: count {size} is negative")
+        else:
+            count = size
+        out[name], start = ids[start:start + count], start + count
+    return out
+
+
+def split_examples(examples: Sequence[PPOptExample], sizes: Mapping[str, int | float], seed: int
+                   ) -> dict[str, list[PPOptExample]]:
+    assignment = split_personas((e.persona_id for e in examples), sizes, seed)
+    owner = {pid: name for name, pids in assignment.items() for pid in pids}
+    return {name: [e for e in examples if owner.get(e.persona_id) == name] for name in sizes}
