@@ -5,7 +5,9 @@ import dataclasses
 import random
 from typing import Any, Iterable, Mapping, Sequence
 
+from personax.data.fields import Fields
 from personax.data.records import ReleasedRecord, RichRecord, to_released
+from personax.data.rich import persona_from
 from personax.data.state import build_state, render_session
 
 MAX_HISTORY = 4
@@ -27,8 +29,12 @@ class PPOptExample:
         return d
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "PPOptExample":
-        return cls(**{**d, "history_texts": tuple(d["history_texts"])})
+    def from_json(cls, f: Fields) -> "PPOptExample":
+        return cls(state_id=f.text("state_id", nonempty=True), persona_id=f.text("persona_id"),
+                   persona=persona_from(f, "persona"),
+                   history_texts=tuple(f.strings("history_texts", nonempty=True)),
+                   original_query=f.text("original_query", nonempty=True),
+                   input=f.text("input", nonempty=True), output=f.text("output", optional=True))
 
 
 @dataclasses.dataclass

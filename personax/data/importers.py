@@ -126,6 +126,9 @@ class RLState:
 
 # kind -> (keys that identify it, record parser)
 KINDS: dict[str, tuple[frozenset[str], Callable[[Fields], Any]]] = {
+    # personax's own PPOpt examples (state_id + persona_id) before the authors' RL states.
+    "example": (frozenset({"state_id", "persona_id", "history_texts", "input"}),
+                PPOptExample.from_json),
     "sft": (frozenset({"input", "output"}), SFTItem.from_json),
     "rl": (frozenset({"state_id", "history_texts"}), RLState.from_json),
     "rich": (frozenset({"sample_id", "full_conversation"}), RichRecord.from_json),
@@ -178,6 +181,8 @@ def load(path: str | pathlib.Path, kind: str | None = None, skip_bad: bool = Fal
 
 def to_examples(loaded: Loaded) -> list[PPOptExample]:
     """PPOpt examples from any conversation or state file (conversations go through the builder)."""
+    if loaded.kind == "example":
+        return list(loaded.records)
     if loaded.kind in ("sft", "rl"):
         return [r.to_example() for r in loaded.records]
     if loaded.kind in ("rich", "released"):
