@@ -175,7 +175,8 @@ def load(path: str | pathlib.Path, kind: str | None = None, skip_bad: bool = Fal
                 raise
             errors.append(e)
     if kind is None:
-        raise RecordError(str(path), "<file>", "no readable records")
+        first = f" (first: {errors[0]})" if errors else ""
+        raise RecordError(str(path), "<file>", f"no readable records{first}")
     return Loaded(str(path), kind, records, errors)
 
 

@@ -75,6 +75,14 @@ def _rl(loaded: Loaded) -> Summary:
     return Summary(lines, len({r.persona_id for r in recs}), problems)
 
 
+def _examples(loaded: Loaded) -> Summary:
+    recs = loaded.records
+    parsed = [parse_output(r.output, r.original_query) for r in recs if r.output is not None]
+    return Summary([describe("history sessions", [len(r.history_texts) for r in recs]),
+                    f"labelled: {len(parsed)}/{len(recs)} output parse: {count_statuses(parsed)}"],
+                   len({r.persona_id for r in recs}))
+
+
 def _statistics(loaded: Loaded) -> Summary:
     (s,) = loaded.records
     return Summary([f"{k}: {v}" for k, v in dataclasses.asdict(s).items()], s.unique_personas)
@@ -91,7 +99,7 @@ def _tokens(loaded: Loaded) -> Summary:
 
 
 SUMMARIZERS: dict[str, Callable[[Loaded], Summary]] = {
-    "rich": _conversations, "released": _conversations, "sft": _sft, "rl": _rl,
+    "rich": _conversations, "released": _conversations, "example": _examples, "sft": _sft, "rl": _rl,
     "statistics": _statistics, "token_usage": _tokens}
 
 
