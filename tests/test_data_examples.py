@@ -7,7 +7,7 @@ from personax.data.examples import build_examples, split_examples, split_persona
 from personax.data.policy_io import parse_output
 from personax.data.records import ReleasedRecord, Turn
 from personax.data.state import PLACEHOLDER, parse_state
-from personax.data.teacher import (LLMTeacher, TeacherLabel, label_examples, parse_label,
+from personax.data.teacher import (LLMTeacher, TeacherLabel, check_label, label_examples,
                                    teacher_messages)
 from personax.llm.base import ChatResponse
 
@@ -103,23 +103,31 @@ def test_llm_teacher_sees_traits_and_returns_the_label():
     assert "User: hi" in req.messages[1].content and "Dubai?" in req.messages[1].content
 
 
-def test_llm_teacher_repairs_once_then_fails():
+def test_llm_teacher_retries_a_leaking_label_once():
     leak = json.dumps({"reasoning": "Per the persona they like tables.", "optimized_query": "q"})
-    client = FakeClient([leak, GOOD])
+    client = FakeClient(["```json\n" + leak + "\n```", GOOD])
     assert LLMTeacher(client, "m").label({}, ["h"], "q").optimized_query.startswith("Give")
-    assert "reasoning says 'persona'" in client.requests[1].messages[-1].content
-    with pytest.raises(ValueError, match="not JSON"):
+    assert "the reasoning says 'persona'" in client.requests[1].messages[-1].content
+    with pytest.raises(ValueError, match="says 'persona'"):
+        LLMTeacher(FakeClient([leak, leak]), "m").label({}, ["h"], "q")
+
+
+def test_llm_teacher_repairs_bad_json_once_then_fails():
+    client = FakeClient(["sure! here it is", GOOD])
+    assert LLMTeacher(client, "m").label({}, ["h"], "q").reasoning.startswith("Across")
+    with pytest.raises(ValueError, match="no valid JSON after one repair"):
         LLMTeacher(FakeClient(["nope", "still nope"]), "m").label({}, ["h"], "q")
 
 
-@pytest.mark.parametrize("reply, problem", [
-    ('["x"]', "JSON object"), ('{"reasoning": "r"}', "optimized_query"),
-    ('{"reasoning": " ", "optimized_query": "q"}', "'reasoning' must be a non-empty"),
-    ('{"reasoning": "From the given profile: terse.", "optimized_query": "q"}', "given profile"),
+@pytest.mark.parametrize("obj, problem", [
+    ({"reasoning": "r"}, "optimized_query"),
+    ({"reasoning": " ", "optimized_query": "q"}, "'reasoning' must be a non-empty"),
+    ({"reasoning": "From the given profile: terse.", "optimized_query": "q"}, "given profile"),
+    ({"reasoning": "Ground truth says terse.", "optimized_query": "q"}, "Ground truth"),
 ])
-def test_parse_label_rejects(reply, problem):
+def test_check_label_rejects(obj, problem):
     with pytest.raises(ValueError, match=problem):
-        parse_label(reply)
+        check_label(obj)
 
 
 def test_label_examples_with_sync_and_async_teachers():

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-import json
 import re
 from typing import Protocol, Sequence
 
 from personax.data.examples import PPOptExample
 from personax.data.policy_io import format_target
 from personax.llm.base import ChatClient, ChatRequest, Message
+from personax.llm.json_output import chat_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,23 +53,21 @@ def teacher_messages(persona: dict[str, str], history_texts: Sequence[str], quer
     return (Message("system", _SYSTEM), Message("user", user))
 
 
-def parse_label(text: str) -> TeacherLabel:
-    """The teacher's JSON reply; ValueError says what is wrong (for a repair retry)."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"reply is not JSON: {e}") from None
-    if not isinstance(obj, dict):
-        raise ValueError("reply must be a JSON object")
+LABEL_SCHEMA = {"reasoning": str, "optimized_query": str}
+
+
+def check_label(obj: dict[str, str]) -> TeacherLabel:
+    """The teacher's reply as a label; ValueError says what is wrong (shown to it on a retry)."""
     values = {}
-    for key in ("reasoning", "optimized_query"):
+    for key in LABEL_SCHEMA:
         value = obj.get(key)
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"field {key!r} must be a non-empty string")
         values[key] = value.strip()
     leak = _LEAKS.search(values["reasoning"])
     if leak:
-        raise ValueError(f"reasoning says {leak.group(0)!r}: write it as inferred from the history")
+        raise ValueError(f"the reasoning says {leak.group(0)!r}; write it as inferred from the "
+                         f"history, with no mention of a persona or given traits")
     return TeacherLabel(**values)
 
 
@@ -81,18 +79,18 @@ class LLMTeacher:
 
     async def alabel(self, persona: dict[str, str], history_texts: Sequence[str], query: str
                      ) -> TeacherLabel:
-        messages = teacher_messages(persona, history_texts, query)
-        request = ChatRequest(messages=messages, model=self.model, temperature=self.temperature,
-                              json_mode=True, module="teacher")
-        reply = await self.client.chat(request)
+        request = ChatRequest(messages=teacher_messages(persona, history_texts, query),
+                              model=self.model, temperature=self.temperature, module="teacher")
+        # chat_json repairs malformed JSON once; a well-formed label that breaks the content rules
+        # (empty, or giving away the privileged view) gets one more round of its own.
+        obj, reply = await chat_json(self.client, request, LABEL_SCHEMA)
         try:
-            return parse_label(reply.text)
-        except ValueError as e:
-            # One repair round: show the model its reply and what was wrong with it.
-            repair = messages + (Message("assistant", reply.text),
-                                 Message("user", f"Invalid: {e}. Reply again with the JSON only."))
-            reply = await self.client.chat(dataclasses.replace(request, messages=repair))
-            return parse_label(reply.text)
+            return check_label(obj)
+        except ValueError as problem:
+            retry = dataclasses.replace(request, messages=request.messages + (
+                Message("assistant", reply.text),
+                Message("user", f"Not usable: {problem}. Reply again with the JSON only.")))
+            return check_label((await chat_json(self.client, retry, LABEL_SCHEMA))[0])
 
     def label(self, persona: dict[str, str], history_texts: list[str], query: str) -> TeacherLabel:
         return asyncio.run(self.alabel(persona, history_texts, query))
