@@ -1,0 +1,1 @@
+"""PersonaGym: synthetic personalized multi-turn conversations (SPEC §1) -> PersonaAtlas."""

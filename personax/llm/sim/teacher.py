@@ -1,0 +1,69 @@
+"""Sim privileged teacher (D3's `Teacher` protocol): finds the true traits that the history
+evidences (a cue from world.json appears in it), names them as if inferred, and rewrites the
+query with an explicit instruction per trait.
+
+Imperfect on purpose, like an LLM teacher: each evidenced trait is missed with `miss_prob`, and
+with `weak_phrasing_prob` a less reliable phrasing is used (world.json ranks the phrasings by
+how reliably the sim deployed model follows them).
+"""
+from __future__ import annotations
+
+import statistics
+
+from personax.data.teacher import TeacherLabel
+from personax.llm.sim.rng import derive
+from personax.llm.sim.world import World, expressed_cues, load_world
+from personax.llm.sim.text import sentence
+
+QUERY_WORDS = {"very_short": (0, 20), "short": (21, 40), "medium": (41, 80), "long": (81, 10_000)}
+
+
+def evidence(world: World, persona: dict[str, str], history_texts: list[str]) -> dict[str, str]:
+    """dim -> the first cue of the persona's value found in the history (case-insensitive)."""
+    history = "\n".join(history_texts).lower()
+    found = {}
+    for dim, cues in expressed_cues(world, persona).items():
+        hit = next((c for c in cues if c.lower() in history), None)
+        if hit is not None:
+            found[dim] = hit
+    return found
+
+
+def message_length_band(history_texts: list[str]) -> str | None:
+    """The query_length_pref band of the median user message in the history."""
+    lengths = [len(line[len("User: "):].split()) for text in history_texts
+               for line in text.splitlines() if line.startswith("User: ")]
+    if not lengths:
+        return None
+    median = statistics.median(lengths)
+    return next(band for band, (lo, hi) in QUERY_WORDS.items() if lo <= median <= hi)
+
+
+class SimTeacher:
+    def __init__(self, seed: int = 0, world: World | None = None, miss_prob: float | None = None,
+                 weak_phrasing_prob: float | None = None):
+        self.seed, self.world = seed, world or load_world()
+        cfg = self.world["teacher"]
+        self.miss_prob = cfg["miss_prob"] if miss_prob is None else miss_prob
+        self.weak_prob = cfg["weak_phrasing_prob"] if weak_phrasing_prob is None else weak_phrasing_prob
+        self.max_traits = cfg["max_traits"]
+
+    def label(self, persona: dict[str, str], history_texts: list[str], query: str) -> TeacherLabel:
+        rng = derive(self.seed, "teacher", query, *history_texts)
+        found = evidence(self.world, persona, history_texts)
+        kept = [d for d in sorted(found) if rng.random() >= self.miss_prob][: self.max_traits]
+        notes, instructions = [], []
+        for dim in kept:
+            trait, value = self.world.traits[dim], persona[dim]
+            notes.append(f"{trait.label}: {trait.phrase(value)} (they wrote \"{found[dim]}\")")
+            options = trait.instructions_for(value)
+            if options:
+                weak = len(options) > 1 and rng.random() < self.weak_prob
+                instructions.append(rng.choice(options[1:]).text if weak else options[0].text)
+        band = message_length_band(history_texts)
+        if band is not None and band == persona.get("query_length_pref"):
+            notes.append(f"{self.world.traits['query_length_pref'].label}: {band.replace('_', ' ')} messages")
+        cfg = self.world["teacher"]
+        reasoning = f"{cfg['reasoning_open']} " + "; ".join(notes) + "." if notes else cfg["reasoning_none"]
+        rewrite = " ".join([sentence(query.strip()), *instructions]) if instructions else query.strip()
+        return TeacherLabel(reasoning=reasoning, optimized_query=rewrite)
