@@ -24,8 +24,8 @@ class LoRA(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
     def __call__(self, x_BxTxI: jax.Array) -> jax.Array:
-        h_BxTxR = self.dropout(x_BxTxI) @ self.a.value.astype(x_BxTxI.dtype)
-        return (h_BxTxR @ self.b.value.astype(x_BxTxI.dtype)) * self.scale
+        h_BxTxR = self.dropout(x_BxTxI) @ self.a[...].astype(x_BxTxI.dtype)
+        return (h_BxTxR @ self.b[...].astype(x_BxTxI.dtype)) * self.scale
 
 
 class Linear(nnx.Module):
@@ -37,9 +37,9 @@ class Linear(nnx.Module):
 
     def __call__(self, x_BxTxI: jax.Array) -> jax.Array:
         x_BxTxI = x_BxTxI.astype(self.dtype)
-        y_BxTxO = x_BxTxI @ self.kernel.value.astype(self.dtype)
+        y_BxTxO = x_BxTxI @ self.kernel[...].astype(self.dtype)
         if self.bias is not None:
-            y_BxTxO = y_BxTxO + self.bias.value.astype(self.dtype)
+            y_BxTxO = y_BxTxO + self.bias[...].astype(self.dtype)
         if self.lora is not None:
             y_BxTxO = y_BxTxO + self.lora(x_BxTxI)
         return y_BxTxO
@@ -56,7 +56,7 @@ class RMSNorm(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         x32 = x.astype(jnp.float32)
         y32 = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
-        w32 = self.weight.value.astype(jnp.float32)
+        w32 = self.weight[...].astype(jnp.float32)
         return (y32 * (1.0 + w32 if self.plus_one else w32)).astype(x.dtype)
 
 

@@ -40,9 +40,9 @@ def apply_lora(model: nnx.Module, cfg: LoRAConfig, rngs: nnx.Rngs) -> list[str]:
     adapted = []
     for path, linear in _linears(model):
         if pattern.search(path):
-            d_in, d_out = linear.kernel.value.shape
+            d_in, d_out = linear.kernel[...].shape
             linear.lora = nnx.data(LoRA(d_in, d_out, cfg.rank, cfg.alpha, cfg.dropout,
-                               linear.kernel.value.dtype, rngs))
+                               linear.kernel[...].dtype, rngs))
             adapted.append(path)
     if not adapted:
         names = [p for p, _ in _linears(model)][:6]
@@ -56,8 +56,8 @@ def merge_lora(model: nnx.Module) -> int:
     for _, linear in _linears(model):
         if linear.lora is not None:
             lora = linear.lora
-            delta = (lora.a.value.astype(jnp.float32) @ lora.b.value.astype(jnp.float32)) * lora.scale
-            linear.kernel.value = (linear.kernel.value.astype(jnp.float32) + delta).astype(linear.kernel.value.dtype)
+            delta = (lora.a[...].astype(jnp.float32) @ lora.b[...].astype(jnp.float32)) * lora.scale
+            linear.kernel[...] = (linear.kernel[...].astype(jnp.float32) + delta).astype(linear.kernel[...].dtype)
             linear.lora = None
             merged += 1
     return merged

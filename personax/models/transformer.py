@@ -89,7 +89,7 @@ class DecoderLM(nnx.Module):
 
     def hidden(self, tokens_BxT, positions_BxT, mask_BxTxS, cache: Cache | None = None, cache_index=0):
         cfg = self.cfg
-        x_BxTxD = self.embed.value[tokens_BxT].astype(cfg.dtype)
+        x_BxTxD = self.embed[...][tokens_BxT].astype(cfg.dtype)
         if cfg.embed_scale:
             # The scale is rounded to the parameter dtype, as the reference implementations do.
             x_BxTxD = x_BxTxD * jnp.asarray(math.sqrt(cfg.d_model), cfg.param_dtype).astype(cfg.dtype)
@@ -103,7 +103,7 @@ class DecoderLM(nnx.Module):
 
     def logits(self, h_BxTxD: jax.Array) -> jax.Array:
         if self.lm_head is None:
-            logits_BxTxV = h_BxTxD @ self.embed.value.astype(h_BxTxD.dtype).T
+            logits_BxTxV = h_BxTxD @ self.embed[...].astype(h_BxTxD.dtype).T
         else:
             logits_BxTxV = self.lm_head(h_BxTxD)
         cap = self.cfg.final_logit_softcap

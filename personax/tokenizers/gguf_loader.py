@@ -22,12 +22,14 @@ _GPT2 = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "
 # Digits one at a time, then GPT-2's regex: what the StarCoder-family `tokenizer.json` files (SmolLM2) declare.
 _DIGITS_GPT2 = {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, _GPT2]}
 
-# `tokenizer.ggml.pre` (llama.cpp's name for the pre-tokenizer) -> the HF pre_tokenizer spec it stands for.
-GGUF_PRE_TOKENIZERS: dict[str, dict] = {
-    "default": _GPT2, "gpt-2": _GPT2, "gpt2": _GPT2,
-    "smollm": _DIGITS_GPT2, "starcoder": _DIGITS_GPT2, "refact": _DIGITS_GPT2,
-    "llama-bpe": _regex_then_bytes(_LLAMA3_PATTERN), "llama3": _regex_then_bytes(_LLAMA3_PATTERN),
-    "qwen2": _regex_then_bytes(_QWEN2_PATTERN), "deepseek-r1-qwen": _regex_then_bytes(_QWEN2_PATTERN),
+# `tokenizer.ggml.pre` (llama.cpp's name for the pre-tokenizer) -> (the HF pre_tokenizer spec it stands for,
+# ignore_merges). Llama-3 emits a whole word that is in the vocabulary without merging, in HF and llama.cpp alike.
+GGUF_PRE_TOKENIZERS: dict[str, tuple[dict, bool]] = {
+    "default": (_GPT2, False), "gpt-2": (_GPT2, False), "gpt2": (_GPT2, False),
+    "smollm": (_DIGITS_GPT2, False), "starcoder": (_DIGITS_GPT2, False), "refact": (_DIGITS_GPT2, False),
+    "llama-bpe": (_regex_then_bytes(_LLAMA3_PATTERN), True), "llama3": (_regex_then_bytes(_LLAMA3_PATTERN), True),
+    "qwen2": (_regex_then_bytes(_QWEN2_PATTERN), False),
+    "deepseek-r1-qwen": (_regex_then_bytes(_QWEN2_PATTERN), False),
 }
 _CONTROL, _USER_DEFINED = 3, 4  # llama.cpp token types that are added tokens rather than BPE tokens
 
@@ -84,8 +86,9 @@ def load_gguf_bpe(path: str | pathlib.Path) -> BPETokenizer:
     vocab = {t: i for i, t in enumerate(tokens)}
     post = _post_processor(bos, eos, bool(meta.get("tokenizer.ggml.add_bos_token", False)),
                            bool(meta.get("tokenizer.ggml.add_eos_token", False)), vocab)
+    pre_tokenizer, ignore_merges = GGUF_PRE_TOKENIZERS[pre]
     return BPETokenizer(
-        vocab=vocab, merges=merges, added_tokens=added, normalizer=None, pre_tokenizer=GGUF_PRE_TOKENIZERS[pre],
-        post_processor=post, chat_template=meta.get("tokenizer.chat_template"),
+        vocab=vocab, merges=merges, added_tokens=added, normalizer=None, pre_tokenizer=pre_tokenizer,
+        post_processor=post, ignore_merges=ignore_merges, chat_template=meta.get("tokenizer.chat_template"),
         specials={"bos_token": bos, "eos_token": eos, "unk_token": special("unknown"), "pad_token": special("padding")},
         source=str(path))
