@@ -5,6 +5,7 @@ as tokens; hosted clients record their own (tokens, cost, retries, failures).
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import time
@@ -57,8 +58,9 @@ def _words(value: Any) -> int:
 class Counted:
     """Wraps a sim role: every async method call is recorded as one call of `module`."""
 
-    def __init__(self, role: Any, module: str, model: str, accounting: Accounting):
+    def __init__(self, role: Any, module: str, model: str, accounting: Accounting, latency_s: float = 0.0):
         self._role, self._module, self._model, self._acc = role, module, model, accounting
+        self._latency_s = latency_s  # a stand-in for network time (kill/resume tests, benchmarks)
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._role, name)
@@ -66,6 +68,8 @@ class Counted:
         @functools.wraps(method)
         async def call(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
+            if self._latency_s:
+                await asyncio.sleep(self._latency_s)
             result = await method(*args, **kwargs)
             model = args[0] if name == "reply" else self._model
             self._acc.record_call(self._module, model, _words(list(args) + list(kwargs.values())),
@@ -81,7 +85,8 @@ def build_roles(cfg: ml_collections.ConfigDict, accounting: Accounting,
     for name in ROLE_NAMES:
         role_cfg = cfg.roles[name]
         if role_cfg.backend == "sim":
-            built[name] = Counted(SIM[name](cfg.seed, cfg.sim.express_scale), MODULES[name], "sim", accounting)
+            built[name] = Counted(SIM[name](cfg.seed, cfg.sim.express_scale), MODULES[name], "sim", accounting,
+                                  cfg.sim.latency_s)
         elif role_cfg.backend == "hosted":
             from personax.llm.config import make_chat_client  # imports the openai SDK
 

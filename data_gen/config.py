@@ -34,7 +34,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.supplement_rounds = 3
     c.shard_index = 0
     c.num_shards = 1
-    c.sim = dict(express_scale=1.0)
+    c.sim = dict(express_scale=1.0, latency_s=0.0)
     c.progress = True
     c.roles = dict(style=role(), user=role(), assistant=role(models=SIM_ASSISTANT_POOL),
                    distractor=role(), others=role())
