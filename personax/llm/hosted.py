@@ -52,8 +52,7 @@ class HostedChatClient:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.base_url = base_url.rstrip("/")
-        # The key lives only inside the SDK client object; it is never part of our own state,
-        # cache fields, reports or messages.
+        # Private, and passed only to the SDK: never in repr, cache fields, reports or messages.
         self._api_key = api_key or "not-needed"
         self.pool = pool
         self.accounting = accounting if accounting is not None else Accounting()

@@ -170,6 +170,38 @@ class LocalChatServer:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class _Reply:
+    status: int
+    payload: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> _Reply:
+    body = {"error": {"message": message, "type": "local_server_error", "code": status}}
+    return _Reply(status, json.dumps(body).encode(), headers=headers or {})
+
+
+def _reply_for(server: LocalChatServer, request: dict[str, Any], fault: str | None) -> _Reply | None:
+    """The answer to send (None: close the connection without one)."""
+    if server.latency_s and server._stopping.wait(server.latency_s):
+        return None
+    if fault == "disconnect":
+        return None
+    if fault == "rate_limit":
+        return _error(429, "rate limited (injected)", {"Retry-After": f"{server.retry_after_s:g}"})
+    if fault in ("server_error", "unavailable"):
+        return _error(500 if fault == "server_error" else 503, f"{fault} (injected)")
+    if fault == "non_json":
+        return _Reply(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+    content = "" if fault == "empty" else server.responder(request)
+    body = json.dumps(server.completion_body(request, content)).encode()
+    if fault == "truncated":
+        return _Reply(200, body[: len(body) // 2])
+    return _Reply(200, body)
+
+
 def _make_handler(server: LocalChatServer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
@@ -179,78 +211,55 @@ def _make_handler(server: LocalChatServer) -> type[http.server.BaseHTTPRequestHa
         def log_message(self, fmt: str, *args: Any) -> None:
             log.debug("local server: " + fmt, *args)
 
-        def _send(self, status: int, payload: bytes, content_type: str = "application/json",
-                  headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
+        def _send(self, reply: "_Reply") -> None:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.payload)))
+            for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
-
-        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-            body = {"error": {"message": message, "type": "local_server_error", "code": status}}
-            self._send(status, json.dumps(body).encode(), headers=headers)
+            self.wfile.write(reply.payload)
 
         def _authorized(self) -> bool:
             if server.api_key is None or self.headers.get("Authorization") == f"Bearer {server.api_key}":
                 return True
-            self._error(401, "invalid or missing API key")
+            self._send(_error(401, "invalid or missing API key"))
             return False
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") != "/v1/models":
-                return self._error(404, f"no route GET {self.path}")
+                return self._send(_error(404, f"no route GET {self.path}"))
             if self._authorized():
                 data = [{"id": m, "object": "model", "owned_by": "personax"} for m in server.models]
-                self._send(200, json.dumps({"object": "list", "data": data}).encode())
+                self._send(_Reply(200, json.dumps({"object": "list", "data": data}).encode()))
 
         def do_POST(self) -> None:
             payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path.rstrip("/") != "/v1/chat/completions":
-                return self._error(404, f"no route POST {self.path}")
+                return self._send(_error(404, f"no route POST {self.path}"))
             if not self._authorized():
                 return
             try:
                 request = json.loads(payload)
             except ValueError:
-                return self._error(400, "request body is not JSON")
+                return self._send(_error(400, "request body is not JSON"))
             fault = server._enter(request)
             if fault == "timeout":
                 server._leave(False)  # a held connection is not work in flight
                 server._stopping.wait(server.hang_s)
                 self.close_connection = True
                 return
-            ok = False
             try:
-                ok = self._answer(request, fault)
-            finally:
-                server._leave(ok)
-
-        def _answer(self, request: dict[str, Any], fault: str | None) -> bool:
-            if server.latency_s and server._stopping.wait(server.latency_s):
-                return False
-            if fault == "disconnect":
+                reply = _reply_for(server, request, fault)
+            except Exception as err:  # a broken responder must not look like an injected fault
+                log.exception("local server: responder failed")
+                reply = _error(500, f"responder failed: {err!r}")
+            # Stats are final before the client can see the answer, so tests may read them at once.
+            server._leave(reply is not None and reply.status == 200 and fault is None)
+            if reply is None:
                 self.close_connection = True
-                return False
-            if fault == "rate_limit":
-                self._error(429, "rate limited (injected)",
-                            {"Retry-After": f"{server.retry_after_s:g}"})
-                return False
-            if fault in ("server_error", "unavailable"):
-                self._error(500 if fault == "server_error" else 503, f"{fault} (injected)")
-                return False
-            if fault == "non_json":
-                self._send(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
-                return False
-            content = "" if fault == "empty" else server.responder(request)
-            body = json.dumps(server.completion_body(request, content)).encode()
-            if fault == "truncated":
-                self._send(200, body[: len(body) // 2])
-                return False
-            self._send(200, body)
-            return fault is None
+            else:
+                self._send(reply)
 
     return Handler
 

@@ -5,7 +5,7 @@ import bisect
 import dataclasses
 import hashlib
 import itertools
-from typing import Any, Iterable
+from typing import Any
 
 # The paper's assistant pool as configured in the reference code (yccm/LLM-PPOpt config.yaml),
 # written as OpenRouter ids so that one endpoint serves the whole pool.
