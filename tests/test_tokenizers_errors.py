@@ -4,7 +4,8 @@ import json
 import jinja2
 import pytest
 
-from personax.tokenizers import BUILTIN_TEMPLATES, TokenizerError, byte_level, load_tokenizer
+from personax.tokenizers import BUILTIN_TEMPLATES, TokenizerError, byte_level, load_tokenizer, save_hf_tokenizer
+from personax.tokenizers.added_tokens import AddedToken
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
             {"role": "assistant", "content": "Hello"}]
@@ -15,8 +16,7 @@ def tiny_spec() -> dict:
     vocab.update({"Ġt": 256, "he": 257, "Ġthe": 258})
     return {
         "version": "1.0",
-        "added_tokens": [{"id": 259, "content": "<|im_start|>", "special": True},
-                         {"id": 260, "content": "<|im_end|>", "special": True}],
+        "added_tokens": [AddedToken("<|im_start|>", 259).to_json(), AddedToken("<|im_end|>", 260).to_json()],
         "normalizer": None,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
         "post_processor": None,
@@ -70,6 +70,18 @@ def test_template_globals_match_transformers(tmp_path):
         '{"role": "user", "content": "<b>&é"}<|im_start|>'  # no HTML escaping, no ASCII escaping
     with pytest.raises(jinja2.exceptions.TemplateError, match="only one message, got 2"):
         tok.apply_chat_template(MESSAGES[:2])
+
+
+def test_generation_tag_and_loop_controls_render_like_transformers(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    template = ("{% for m in messages %}{% if m.role == 'system' %}{% continue %}{% endif %}"
+                "{% if m.role == 'assistant' %}{% generation %}[{{ m.content }}]{% endgeneration %}"
+                "{% else %}{{ m.content }}\n{% endif %}\n{% endfor %}")
+    tok = load_tokenizer(write(tmp_path / "t", config={"chat_template": template}))
+    save_hf_tokenizer(tok, tmp_path / "hf")  # our loader is lenient; transformers wants every field
+    expected = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf")).apply_chat_template(
+        MESSAGES, tokenize=False, add_generation_prompt=False)
+    assert tok.apply_chat_template(MESSAGES, add_generation_prompt=False) == expected == "Hi\n[Hello]"  # trim_blocks
 
 
 def test_sandbox_blocks_attribute_escape(tmp_path):

@@ -82,11 +82,15 @@ def folder(request, spec, tmp_path_factory) -> pathlib.Path:
     return _write_folder(tmp_path_factory.mktemp("tok") / "llama_like", spec, request.param == "strings")
 
 
+@pytest.fixture(scope="module")
+def loaded(folder):
+    return (load_tokenizer(folder), tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json")),
+            transformers.AutoTokenizer.from_pretrained(str(folder)))
+
+
 @pytest.mark.parametrize("text", TEXTS)
-def test_ids_match_tokenizers_and_transformers(folder, text):
-    ours = load_tokenizer(folder)
-    ref = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
-    auto = transformers.AutoTokenizer.from_pretrained(str(folder))
+def test_ids_match_tokenizers_and_transformers(loaded, text):
+    ours, ref, auto = loaded
     ids = ours.encode(text)
     assert ids[0] == ours.bos_id == ours.token_to_id("<|begin_of_text|>")
     assert ids == ref.encode(text).ids == auto(text).input_ids
@@ -121,9 +125,8 @@ MESSAGES = [{"role": "system", "content": "  Be brief.  "}, {"role": "user", "co
 
 @pytest.mark.parametrize("messages", [MESSAGES, MESSAGES[1:]])
 @pytest.mark.parametrize("add_generation_prompt", [True, False])
-def test_llama3_template_matches_transformers(folder, messages, add_generation_prompt):
-    ours = load_tokenizer(folder)
-    auto = transformers.AutoTokenizer.from_pretrained(str(folder))
+def test_llama3_template_matches_transformers(loaded, messages, add_generation_prompt):
+    ours, _, auto = loaded
     text = ours.apply_chat_template(messages, add_generation_prompt=add_generation_prompt)
     assert text == auto.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False)
     ids = ours.encode_chat(messages, add_generation_prompt)

@@ -166,3 +166,15 @@ def test_exported_config_round_trips_through_our_loader(ours, exported):
     assert (again.bos_id, again.eos_id, again.pad_id) == (ours.bos_id, ours.eos_id, ours.pad_id)
     for text in CORPUS:
         assert again.encode(text) == ours.encode(text)
+
+
+def test_ids_match_on_real_ppopt_items(ours, hf_fast, shared_data):
+    import json
+
+    lines = (shared_data / "ppopt_official" / "sft_train.sample.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)[field] for line in lines for field in ("input", "output")]
+    assert len(texts) == 80
+    for text in texts:
+        ids = ours.encode(text)
+        assert ids == hf_fast.encode(text).ids
+        assert ours.decode(ids) == text

@@ -36,6 +36,7 @@ class BPETokenizer(Tokenizer):
         self._splitter = AddedTokenSplitter(self.added_tokens)
         self._added_by_id = {t.id: t for t in self.added_tokens}
         self._id_to_token = {i: t for t, i in vocab.items()} | {t.id: t.content for t in self.added_tokens}
+        self._vocab_size = max(self._id_to_token) + 1
         self.specials = {k: v for k, v in specials.items() if v is not None}
         for name, token in self.specials.items():
             if self.token_to_id(token) is None:
@@ -58,7 +59,7 @@ class BPETokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        return max(self._id_to_token) + 1
+        return self._vocab_size
 
     def _special_id(self, name: str) -> int | None:
         token = self.specials.get(name)

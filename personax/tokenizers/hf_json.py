@@ -77,6 +77,21 @@ def load_hf_bpe(tokenizer_json: pathlib.Path) -> BPETokenizer:
         source=str(tokenizer_json))
 
 
+# Fields `tokenizers` insists on when it reads a file back; a hand-written spec we accepted may omit them.
+_SPEC_DEFAULTS = {"ByteLevel": {"add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+                  "Split": {"invert": False}, "Digits": {"individual_digits": False}}
+
+
+def _with_defaults(spec: dict | None) -> dict | None:
+    if spec is None:
+        return None
+    out = {**_SPEC_DEFAULTS.get(spec.get("type"), {}), **spec}
+    for key in ("pretokenizers", "normalizers", "processors"):
+        if key in out:
+            out[key] = [_with_defaults(s) for s in out[key]]
+    return out
+
+
 def save_hf_tokenizer(tokenizer: BPETokenizer, directory: str | pathlib.Path) -> list[pathlib.Path]:
     """Write `tokenizer.json` + `tokenizer_config.json` that `transformers.AutoTokenizer` and `tokenizers` load
     to the same ids and chat text as `tokenizer`. Returns the written paths."""
@@ -88,8 +103,8 @@ def save_hf_tokenizer(tokenizer: BPETokenizer, directory: str | pathlib.Path) ->
     tokenizer_json = {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": [t.to_json() for t in tokenizer.added_tokens],
-        "normalizer": tokenizer.normalizer, "pre_tokenizer": tokenizer.pre_tokenizer,
-        "post_processor": tokenizer.post_processor,
+        "normalizer": _with_defaults(tokenizer.normalizer), "pre_tokenizer": _with_defaults(tokenizer.pre_tokenizer),
+        "post_processor": _with_defaults(tokenizer.post_processor),
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
         "model": {"type": "BPE", "dropout": None, "unk_token": model.unk_token,
                   "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": False,
