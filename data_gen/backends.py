@@ -41,6 +41,10 @@ HOSTED = {"style": llm_roles.LLMStyleTransfer, "user": llm_roles.LLMUserSimulato
           "others": llm_roles.LLMOthersResolver}
 
 
+class BackendError(ValueError):
+    """A role cannot be built from its config (the message names the role)."""
+
+
 def _words(value: Any) -> int:
     if isinstance(value, str):
         return len(value.split())
@@ -90,8 +94,11 @@ def build_roles(cfg: ml_collections.ConfigDict, accounting: Accounting,
         elif role_cfg.backend == "hosted":
             from personax.llm.config import make_chat_client  # imports the openai SDK
 
-            clients.append(make_chat_client(role_cfg, accounting, cache))
+            try:
+                clients.append(make_chat_client(role_cfg, accounting, cache))
+            except (RuntimeError, ValueError, KeyError) as e:  # missing key, bad pool, bad field
+                raise BackendError(f"roles.{name}: {e}") from None
             built[name] = HOSTED[name](clients[-1], MODULES[name])
         else:
-            raise ValueError(f"roles.{name}.backend must be 'sim' or 'hosted', got {role_cfg.backend!r}")
+            raise BackendError(f"roles.{name}.backend must be 'sim' or 'hosted', got {role_cfg.backend!r}")
     return Roles(**built), clients

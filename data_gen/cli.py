@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from personax.cli import UserError
+    from data_gen.backends import BackendError
     from data_gen.bank import BankError
     from data_gen.plan import PlanError
     from data_gen.runner import generate
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         for name, value in args.config_overrides:
             apply_override(cfg, name, value)
         result = asyncio.run(generate(cfg, args.workdir))
-    except (ConfigError, PlanError, SeedError, BankError) as e:
+    except (ConfigError, PlanError, SeedError, BankError, BackendError) as e:
         raise UserError(str(e)) from None
     s, t = result.statistics, result.tokens["totals"]
     print(f"conversations: {result.done}/{result.planned} (failed {len(result.failed)}, "

@@ -8,7 +8,7 @@ import random
 import re
 
 from data_gen.bank import OTHERS, BankError, PersonaBank, is_snake_value
-from data_gen.roles import OthersResolver
+from data_gen.roles import OthersResolver, call_key
 from personax.llm.sim.rng import derive
 
 
@@ -67,13 +67,21 @@ def clean_others_value(raw: str, dim: str, bank: PersonaBank) -> str:
 
 
 async def resolve_others(features: dict[str, str], bank: PersonaBank, resolver: OthersResolver,
-                         key: str) -> dict[str, str]:
+                         key: str, tries: int = 3) -> dict[str, str]:
     out = dict(features)
     for dim, value in features.items():
-        if value == OTHERS:
-            d = bank.dimensions[dim]
-            raw = await resolver.resolve(dim, d.description, [v for v in d.values if v != OTHERS], out, f"{key}/{dim}")
-            out[dim] = clean_others_value(raw, dim, bank)
+        if value != OTHERS:
+            continue
+        d = bank.dimensions[dim]
+        for attempt in range(tries):
+            try:
+                raw = await resolver.resolve(dim, d.description, [v for v in d.values if v != OTHERS], out,
+                                             call_key(key, attempt, dim))
+                out[dim] = clean_others_value(raw, dim, bank)
+                break
+            except ValueError:  # an unusable value (or reply): ask again, then give up loudly
+                if attempt == tries - 1:
+                    raise
     return out
 
 

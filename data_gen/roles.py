@@ -20,7 +20,7 @@ def call_key(conv_id: str, attempt: int, step: str) -> str:
 
 
 def attempt_of(key: str) -> int:
-    head = key.split("/", 1)[0]
+    head = key.rsplit("/", 1)[0]
     return int(head.rsplit("#", 1)[1]) if "#" in head else 0
 
 
