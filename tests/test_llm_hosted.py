@@ -205,3 +205,24 @@ def test_model_pool_draws_per_key_and_refuses_to_guess():
         assert set(client.accounting.summary()["by_model"]) == {"m-a", "m-b"}
         with pytest.raises(ValueError, match="pool_key"):
             client.request([Message("user", "hi")], module="assistant")
+
+
+def test_whole_attempt_is_bounded_even_if_bytes_keep_trickling(monkeypatch):
+    # A server that keeps sending a byte now and then never trips the SDK's per-read timeout;
+    # the client's own bound on the whole attempt must end it.
+    with LocalChatServer() as server:
+        client = client_for(server, timeout_s=0.2, max_retries=1)
+
+        async def go():
+            client._bind_loop()
+
+            async def endless_trickle(**kwargs):
+                await asyncio.sleep(3600)
+            monkeypatch.setattr(client._sdk.chat.completions.with_raw_response, "create", endless_trickle)
+            return await ask(client, "hello")
+
+        start = time.perf_counter()
+        with pytest.raises(LLMCallError, match="timeout after 2 attempt"):
+            asyncio.run(go())
+        assert time.perf_counter() - start < 2.0
+        assert client.accounting.summary()["totals"]["faults"] == {"timeout": 2}

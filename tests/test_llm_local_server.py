@@ -93,3 +93,14 @@ def test_loadtest_reports_a_complete_run():
     result = run(requests=30, latency_s=0.0, concurrency=4, fault_rate=0.3, seed=1)
     assert result["failed_requests"] == 0 and sum(result["faults"].values()) >= 3
     assert result["server_max_in_flight"] <= 4 and result["requests_per_s"] > 0
+
+
+def test_start_is_idempotent_and_stop_is_prompt_while_a_request_is_held():
+    with LocalChatServer(faults=FaultPlan(script=["timeout"]), hang_s=60.0).start() as server:
+        assert server.start() is server
+        with pytest.raises(socket.timeout):
+            post(server, CHAT, timeout=0.2)
+        assert post(server, CHAT)[0] == 200
+        start = time.perf_counter()
+    assert time.perf_counter() - start < 1.0
+    server.stop()  # stopping twice is harmless

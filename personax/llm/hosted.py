@@ -128,7 +128,11 @@ class HostedChatClient:
         self._inflight[key] = future
         try:
             response = await self._call_with_retries(request, model)
-            self.cache.put(key, fields, response)
+            try:
+                self.cache.put(key, fields, response)
+            except OSError as err:  # a paid answer is worth more than its cache entry
+                log.warning("could not cache a %s answer (%s); a rerun will pay for it again",
+                            request.module or "?", err)
             future.set_result(response)
             return response
         except asyncio.CancelledError:
@@ -176,7 +180,10 @@ class HostedChatClient:
             kwargs["response_format"] = {"type": "json_object"}
         async with self._slots:
             start = time.perf_counter()
-            raw = await self._sdk.chat.completions.with_raw_response.create(**kwargs)
+            # The SDK's timeout bounds each connect/read/write phase; wait_for bounds the whole
+            # attempt, so a server that trickles bytes cannot hold a slot forever.
+            raw = await asyncio.wait_for(
+                self._sdk.chat.completions.with_raw_response.create(**kwargs), self.timeout_s)
             body = raw.text
             latency = time.perf_counter() - start
         text, prompt_tokens, completion_tokens = parse_completion(body)

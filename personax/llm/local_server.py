@@ -120,6 +120,8 @@ class LocalChatServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> "LocalChatServer":
+        if self._thread is not None:  # `with LocalChatServer(...).start()` starts it only once
+            return self
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-chat-server",
                                         daemon=True)
         self._thread.start()

@@ -1,6 +1,7 @@
 """Fault kinds, their classification, and the backoff schedule of the hosted client."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import email.utils
 import math
@@ -46,7 +47,9 @@ def classify(exc: BaseException) -> str | None:
     """The fault kind of an exception raised by one attempt, or None if it is not a call fault."""
     if isinstance(exc, BadResponse):
         return exc.kind
-    if isinstance(exc, openai.APITimeoutError):  # subclass of APIConnectionError: test it first
+    # APITimeoutError subclasses APIConnectionError, so it is tested first; the others come from
+    # the client's own bound on a whole attempt.
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError, asyncio.TimeoutError)):
         return TIMEOUT
     if isinstance(exc, openai.APIConnectionError):
         return CONNECTION
