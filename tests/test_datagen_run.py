@@ -127,3 +127,28 @@ def test_kill_and_resume(tmp_path):
     assert len(ids) == len(set(ids)) == 60
     clean = run(tmp_path / "clean", num_personas=12)
     assert (work / "personaatlas.jsonl").read_bytes() == clean.paths["released"].read_bytes()
+
+
+def test_failed_conversations_are_retried_then_supplemented(tmp_path, monkeypatch):
+    from data_gen import backends
+    from personax.llm.sim.assistant import SimAssistant
+
+    class Flaky(SimAssistant):
+        """Fails every attempt of conversations whose seed is in the first two templates."""
+
+        async def reply(self, model, conversation, key):
+            if "_builtin-000-" in key or "_builtin-001-" in key:
+                raise ConnectionError(f"injected failure for {key}")
+            return await super().reply(model, conversation, key)
+
+    monkeypatch.setitem(backends.SIM, "assistant", lambda seed, scale: Flaky(seed))
+    result = run(tmp_path, num_personas=20)
+    s = result.statistics
+    failed = [json.loads(l) for l in result.paths["failures"].read_text().splitlines()]
+    broken = {f["conv_id"] for f in failed}
+    assert broken and s["errors_this_invocation"] == len(failed) == 3 * len(broken)
+    assert {f["attempt"] for f in failed} == {0, 1, 2} and "injected failure" in failed[0]["error"]
+    assert result.done == result.planned == 100 and not s["failed_conversations"]
+    # A supplement may draw a broken seed too and need a later round, so <= rather than ==.
+    assert 1 <= s["supplement_conversations"] <= len(broken)
+    assert s["conversations_per_persona"]["min"] == 5
