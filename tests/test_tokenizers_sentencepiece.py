@@ -100,3 +100,31 @@ def test_errors(tmp_path):
     tok = train_sentencepiece(TRAIN, tmp_path / "ok.model", vocab_size=400)
     with pytest.raises(IndexError, match="token id 400"):
         tok.decode([400])
+
+
+def test_bpe_model_exports_to_transformers(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from personax.tokenizers import save_hf_tokenizer
+
+    tok = train_sentencepiece(TRAIN, tmp_path / "m.model", vocab_size=500, model_type="bpe")
+    save_hf_tokenizer(tok, tmp_path / "hf")
+    auto = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    again = load_tokenizer(tmp_path / "hf")
+    assert len(auto) == tok.vocab_size and (auto.bos_token_id, auto.eos_token_id) == (tok.bos_id, tok.eos_id)
+    for text in ROUND_TRIP + ["Hello <s> there</s>", " ", "▁ literal"]:
+        ids = tok.encode(text)
+        assert ids == auto(text).input_ids == again.encode(text)
+        for skip in (True, False):
+            assert tok.decode(ids, skip_special_tokens=skip) == auto.decode(ids, skip_special_tokens=skip)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert tok.apply_chat_template(messages) == auto.apply_chat_template(messages, tokenize=False,
+                                                                         add_generation_prompt=True)
+    assert tok.encode_chat(messages) == list(auto.apply_chat_template(messages, add_generation_prompt=True)["input_ids"])
+
+
+def test_unigram_export_is_refused(tmp_path):
+    from personax.tokenizers import save_hf_tokenizer
+
+    tok = train_sentencepiece(TRAIN, tmp_path / "unigram.model", vocab_size=400, model_type="unigram")
+    with pytest.raises(ValueError, match="unigram.model: only sentencepiece BPE"):
+        save_hf_tokenizer(tok, tmp_path)

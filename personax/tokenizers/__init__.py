@@ -11,7 +11,8 @@ Public API (stable; see docs/tokenizers.md):
     tok.stop_token_ids                    # end-of-turn tokens of the template, then EOS
     tok.set_chat_template("chatml")       # a BUILTIN_TEMPLATES name or a jinja source
 
-    save_hf_tokenizer(tok, folder)        # tokenizer.json + tokenizer_config.json for transformers/tokenizers
+    save_hf_tokenizer(tok, folder)        # files transformers.AutoTokenizer loads to the same ids (BPE: tokenizer.json;
+                                          # sentencepiece BPE trained here: tokenizer.model + GemmaTokenizer config)
     train_sentencepiece(texts, "m.model", vocab_size=8000, model_type="bpe", chat_template="chatml")
 
 Errors about files are `TokenizerError` (a ValueError) naming the file and what was expected.
@@ -19,8 +20,9 @@ Errors about files are `TokenizerError` (a ValueError) naming the file and what 
 from personax.tokenizers.base import Tokenizer, TokenizerError
 from personax.tokenizers.bpe_tokenizer import BPETokenizer
 from personax.tokenizers.chat import BUILTIN_TEMPLATES
+from personax.tokenizers.export import save_hf_tokenizer
 from personax.tokenizers.gguf_loader import load_gguf_bpe
-from personax.tokenizers.hf_json import load_hf_bpe, save_hf_tokenizer
+from personax.tokenizers.hf_json import load_hf_bpe
 from personax.tokenizers.loader import load_tokenizer
 from personax.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
 

@@ -92,13 +92,8 @@ def _with_defaults(spec: dict | None) -> dict | None:
     return out
 
 
-def save_hf_tokenizer(tokenizer: BPETokenizer, directory: str | pathlib.Path) -> list[pathlib.Path]:
-    """Write `tokenizer.json` + `tokenizer_config.json` that `transformers.AutoTokenizer` and `tokenizers` load
-    to the same ids and chat text as `tokenizer`. Returns the written paths."""
-    if not isinstance(tokenizer, BPETokenizer):
-        raise TypeError(f"save_hf_tokenizer exports byte-level BPE tokenizers, got {type(tokenizer).__name__}")
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def write_bpe_files(tokenizer: BPETokenizer, directory: pathlib.Path) -> list[pathlib.Path]:
+    """`tokenizer.json` + `tokenizer_config.json` holding exactly the specs `tokenizer` runs."""
     model = tokenizer.model
     tokenizer_json = {
         "version": "1.0", "truncation": None, "padding": None,
@@ -116,7 +111,6 @@ def save_hf_tokenizer(tokenizer: BPETokenizer, directory: str | pathlib.Path) ->
     if tokenizer.chat_template is not None:
         config["chat_template"] = tokenizer.chat_template
     paths = [directory / "tokenizer.json", directory / "tokenizer_config.json"]
-    for path, data in zip(paths, (tokenizer_json, config)):
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=1 if data is config else None),
-                        encoding="utf-8")
+    paths[0].write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
+    paths[1].write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
     return paths

@@ -26,8 +26,10 @@ class SentencePieceTokenizer(Tokenizer):
             self.sp.LoadFromSerializedProto(model_proto)
         except (RuntimeError, OSError) as e:
             raise TokenizerError(f"{source}: not a valid sentencepiece model ({e})") from None
-        proto = sentencepiece_model_pb2.ModelProto.FromString(model_proto)
-        user_defined = {i for i, p in enumerate(proto.pieces) if p.type == _USER_DEFINED}
+        self.model_proto = model_proto
+        self.proto = sentencepiece_model_pb2.ModelProto.FromString(model_proto)
+        user_defined = {i for i, p in enumerate(self.proto.pieces) if p.type == _USER_DEFINED}
+        self.user_defined_pieces = [self.sp.id_to_piece(i) for i in sorted(user_defined)]
         self._special_ids = user_defined | {i for i in range(self.sp.get_piece_size())
                                             if self.sp.is_control(i) or self.sp.is_unknown(i)}
         # Like HF's sentencepiece tokenizers, the text of a control piece (e.g. a template's "<s>") is that piece;
