@@ -89,6 +89,7 @@ def test_accounting_costs_by_module_and_model(tmp_path):
     assert s["by_model"]["big"]["cost_usd"] == pytest.approx((1100 * 10 + 510 * 30) / 1e6)
     assert s["by_module"]["assistant"]["cost_usd"] == pytest.approx(
         (1000 * 10 + 500 * 30 + 2000 * 0.1 + 1000 * 0.4) / 1e6)
+    assert s["by_module"]["judge"]["saved_usd"] == pytest.approx((100 * 10 + 10 * 30) / 1e6)
     assert s["totals"]["calls"] == 4 and s["totals"]["cache_hits"] == 1
     assert s["totals"]["faults"] == {"rate_limit": 1, "timeout": 1}
     assert s["by_module"]["judge"]["failures"] == {"timeout": 1}

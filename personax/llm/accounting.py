@@ -43,6 +43,8 @@ class _Tally:
     retries: int = 0
     failed_requests: int = 0
     latency_s: float = 0.0
+    cost_usd: float = 0.0  # filled in by summary() from the price table
+    saved_usd: float = 0.0  # what the cache hits would have cost
     faults: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     failures: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
@@ -97,37 +99,35 @@ class Accounting:
                 t.failed_requests += 1
                 t.failures[kind] += 1
 
-    def _cost(self, model: str, t: _Tally) -> float:
+    def _priced(self, model: str, t: _Tally) -> _Tally:
         prompt, completion = self.prices.get(model, (0.0, 0.0))
-        return (t.prompt_tokens * prompt + t.completion_tokens * completion) / 1e6
+        return dataclasses.replace(
+            t, faults=collections.Counter(t.faults), failures=collections.Counter(t.failures),
+            cost_usd=(t.prompt_tokens * prompt + t.completion_tokens * completion) / 1e6,
+            saved_usd=(t.cached_prompt_tokens * prompt + t.cached_completion_tokens * completion) / 1e6)
 
     @staticmethod
-    def _as_dict(t: _Tally, cost: float) -> dict[str, Any]:
+    def _as_dict(t: _Tally) -> dict[str, Any]:
         row = dataclasses.asdict(t)
         row["faults"], row["failures"] = dict(t.faults), dict(t.failures)
-        row["latency_s"] = round(t.latency_s, 6)
-        row["cost_usd"] = round(cost, 8)
+        for name in ("latency_s", "cost_usd", "saved_usd"):
+            row[name] = round(row[name], 8)
         return row
 
     def summary(self) -> dict[str, Any]:
         with self._lock:
-            items = [(k, dataclasses.replace(t, faults=collections.Counter(t.faults),
-                                             failures=collections.Counter(t.failures)))
-                     for k, t in self._tallies.items()]
-        groups: dict[str, dict[str, list]] = {"by_module": {}, "by_model": {}}
-        total, total_cost = _Tally(), 0.0
-        for (module, model), t in items:
-            cost = self._cost(model, t)
+            items = [(module, model, self._priced(model, t))
+                     for (module, model), t in self._tallies.items()]
+        total = _Tally()
+        groups: dict[str, dict[str, _Tally]] = {"by_module": {}, "by_model": {}}
+        for module, model, t in items:
             total.add(t)
-            total_cost += cost
-            for group, name in (("by_module", module), ("by_model", model)):
-                acc = groups[group].setdefault(name, [_Tally(), 0.0])
-                acc[0].add(t)
-                acc[1] += cost
-        out: dict[str, Any] = {"totals": self._as_dict(total, total_cost)}
+            groups["by_module"].setdefault(module, _Tally()).add(t)
+            groups["by_model"].setdefault(model, _Tally()).add(t)
+        out: dict[str, Any] = {"totals": self._as_dict(total)}
         for group, rows in groups.items():
-            out[group] = {name: self._as_dict(t, c) for name, (t, c) in sorted(rows.items())}
-        out["unpriced_models"] = sorted({m for (_, m), t in items if m not in self.prices and t.calls})
+            out[group] = {name: self._as_dict(t) for name, t in sorted(rows.items())}
+        out["unpriced_models"] = sorted({m for _, m, t in items if m not in self.prices and t.calls})
         return out
 
     def write_report(self, path: str | os.PathLike) -> pathlib.Path:
