@@ -226,3 +226,20 @@ def test_whole_attempt_is_bounded_even_if_bytes_keep_trickling(monkeypatch):
             asyncio.run(go())
         assert time.perf_counter() - start < 2.0
         assert client.accounting.summary()["totals"]["faults"] == {"timeout": 2}
+
+
+def test_a_waiter_makes_the_call_itself_when_the_shared_call_is_cancelled(tmp_path):
+    with LocalChatServer(latency_s=0.3) as server:
+        client = client_for(server, cache_dir=str(tmp_path))
+
+        async def go():
+            leader = asyncio.create_task(ask(client, "same"))
+            await asyncio.sleep(0.05)
+            follower = asyncio.create_task(ask(client, "same"))
+            await asyncio.sleep(0.05)
+            leader.cancel()
+            return await follower, leader
+
+        response, leader = asyncio.run(go())
+        assert leader.cancelled() and response.text == "echo: same" and not response.cached
+        assert server.stats.requests == 2

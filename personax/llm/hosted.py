@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -105,21 +106,11 @@ class HostedChatClient:
     async def chat(self, request: ChatRequest) -> ChatResponse:
         self._bind_loop()
         model = request.model or self._sole_model()
-        fields = request_fields(self.base_url, request, model)
-        key = request_key(fields)
         if self.cache is None:
             return await self._call_with_retries(request, model)
-        while (hit := self.cache.get(key)) is None and key in self._inflight:
-            pending = self._inflight[key]
-            await asyncio.wait({pending})
-            if pending.cancelled():
-                continue  # the task making the call was cancelled: make it ourselves
-            if pending.exception() is not None:
-                raise pending.exception()
-            shared = pending.result()
-            hit = ChatResponse(shared.text, shared.model, shared.prompt_tokens,
-                               shared.completion_tokens, cached=True)
-            break
+        fields = request_fields(self.base_url, request, model)
+        key = request_key(fields)
+        hit = await self._cached_or_shared(key)
         if hit is not None:
             self.accounting.record_cache_hit(request.module, model, hit.prompt_tokens,
                                              hit.completion_tokens)
@@ -145,6 +136,18 @@ class HostedChatClient:
         finally:
             del self._inflight[key]
 
+    async def _cached_or_shared(self, key: str) -> ChatResponse | None:
+        """The cached answer, or that of an identical call already in flight; None: call."""
+        while (hit := self.cache.get(key)) is None and key in self._inflight:
+            pending = self._inflight[key]
+            await asyncio.wait({pending})
+            if pending.cancelled():
+                continue  # the task making the call was cancelled: make it ourselves
+            if pending.exception() is not None:
+                raise pending.exception()
+            return dataclasses.replace(pending.result(), cached=True)
+        return hit
+
     async def _call_with_retries(self, request: ChatRequest, model: str) -> ChatResponse:
         for attempt in range(self.policy.max_retries + 1):
             try:
@@ -161,8 +164,8 @@ class HostedChatClient:
                 hint = retry.retry_after_s(getattr(getattr(err, "response", None), "headers", None))
                 delay = self.policy.delay_s(attempt, hint, self._rng)
                 log.info("%s call to %s failed (%s, attempt %d/%d); retrying in %.2fs",
-                            request.module or "?", model, kind, attempt + 1,
-                            self.policy.max_retries + 1, delay)
+                         request.module or "?", model, kind, attempt + 1,
+                         self.policy.max_retries + 1, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt either returns or raises")
 
