@@ -152,3 +152,31 @@ def test_failed_conversations_are_retried_then_supplemented(tmp_path, monkeypatc
     # A supplement may draw a broken seed too and need a later round, so <= rather than ==.
     assert 1 <= s["supplement_conversations"] <= len(broken)
     assert s["conversations_per_persona"]["min"] == 5
+
+
+def test_sim_teacher_labels_ppopt_examples_from_a_sim_run(small):
+    from personax.data.examples import build_examples
+    from personax.data.teacher import label_examples
+    from personax.llm.sim.teacher import SimTeacher, evidence
+    from personax.llm.sim.world import expressed_cues, load_world
+
+    world = load_world()
+    records = export_records(small)
+    examples, stats = build_examples(records)
+    assert stats.examples == 50
+    labelled = label_examples(SimTeacher(), examples)
+    assert all(e.output.startswith("<REASONING>") and "<PROMPT>" in e.output for e in labelled)
+    found = [len(evidence(world, e.persona, list(e.history_texts))) for e in examples]
+    voiceable = [len(expressed_cues(world, e.persona)) for e in examples]
+    one = [len(evidence(world, e.persona, list(e.history_texts[:1]))) for e in examples]
+    # Sparse but learnable: one session reveals little, four sessions together reveal more.
+    assert sum(f > 0 for f in found) >= 40
+    assert 0.35 * sum(voiceable) < sum(found) < 0.8 * sum(voiceable)
+    assert sum(one) < 0.5 * sum(found)
+    rewritten = sum(e.output.split("<PROMPT>")[1] != e.original_query + "</PROMPT>" for e in labelled)
+    assert rewritten >= 35
+
+
+def export_records(result):
+    from data_gen.export import rich_records
+    return rich_records((json.loads(l) for l in result.paths["rich"].read_text().splitlines()), "rich")

@@ -100,3 +100,8 @@ def test_teacher_is_imperfect_but_deterministic():
 def test_message_length_band():
     assert message_length_band(["User: " + "word " * 30]) == "short"
     assert message_length_band(["no user lines"]) is None
+
+
+def test_message_length_band_edges():
+    assert message_length_band(["User: " + "w " * 20, "User: " + "w " * 21]) == "short"  # median 20.5
+    assert message_length_band(["User: " + "w " * 200]) == "long"

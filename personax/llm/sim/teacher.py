@@ -15,7 +15,8 @@ from personax.llm.sim.rng import derive
 from personax.llm.sim.world import World, expressed_cues, load_world
 from personax.llm.sim.text import sentence
 
-QUERY_WORDS = {"very_short": (0, 20), "short": (21, 40), "medium": (41, 80), "long": (81, 10_000)}
+# Upper word bound of each query_length_pref band (SPEC §1.1); "long" takes the rest.
+BAND_LIMITS = (("very_short", 20), ("short", 40), ("medium", 80))
 
 
 def evidence(world: World, persona: dict[str, str], history_texts: list[str]) -> dict[str, str]:
@@ -36,7 +37,7 @@ def message_length_band(history_texts: list[str]) -> str | None:
     if not lengths:
         return None
     median = statistics.median(lengths)
-    return next(band for band, (lo, hi) in QUERY_WORDS.items() if lo <= median <= hi)
+    return next((band for band, hi in BAND_LIMITS if median <= hi), "long")
 
 
 class SimTeacher:
