@@ -119,3 +119,19 @@ def test_role_config_and_factory(monkeypatch, tmp_path):
     request = client.request([Message("user", "x")], module="m", pool_key=7, temperature=0.9)
     assert (request.temperature, request.max_tokens, request.top_p) == (0.9, 128, None)
     assert "sk-x" not in repr(client) and "sk-x" not in repr(cfg)
+
+
+def test_parse_completion_bodies():
+    from personax.llm.hosted import parse_completion
+    from personax.llm.retry import BadResponse
+
+    def body(content, usage=None):
+        return json.dumps({"choices": [{"message": {"role": "assistant", "content": content},
+                                        "finish_reason": "length"}], **({"usage": usage} if usage else {})})
+    assert parse_completion(body("hi", {"prompt_tokens": 3, "completion_tokens": 1})) == ("hi", 3, 1)
+    assert parse_completion(body([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])) == ("ab", 0, 0)
+    for bad, kind, message in [(body(None), "empty", "finish_reason='length'"), (body("  \n"), "empty", "empty content"),
+                               ('{"choices": []}', "bad_body", "no choices"), ("<html>", "bad_body", "not JSON")]:
+        with pytest.raises(BadResponse, match=message) as info:
+            parse_completion(bad)
+        assert info.value.kind == kind

@@ -31,6 +31,8 @@ def parse_completion(body: str) -> tuple[str, int, int]:
     except (KeyError, IndexError, TypeError):
         raise retry.BadResponse(retry.BAD_BODY, f"no choices[0].message in body: {body[:120]!r}") from None
     content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):  # some servers send content as typed parts
+        content = "".join(part.get("text") or "" for part in content if isinstance(part, dict))
     if not isinstance(content, str) or not content.strip():
         raise retry.BadResponse(retry.EMPTY, f"empty content (finish_reason="
                                 f"{data['choices'][0].get('finish_reason')!r})")
