@@ -37,14 +37,6 @@ class PersonaBank:
     def constraint_names(self) -> tuple[str, ...]:
         return tuple(n for n, d in self.dimensions.items() if d.is_constraint)
 
-    def validate_value(self, dim: str, value: str) -> str:
-        """Returns `value` if the bank allows it for `dim` (or a resolved `others` spelling)."""
-        if dim not in self.dimensions:
-            raise BankError(f"unknown dimension {dim!r}")
-        if value in self.dimensions[dim].values:
-            return value
-        raise BankError(f"dimension {dim!r}: {value!r} is not one of {list(self.dimensions[dim].values)}")
-
 
 def is_snake_value(text: str, max_words: int = 3) -> bool:
     return bool(_SNAKE.match(text)) and len(text.split("_")) <= max_words

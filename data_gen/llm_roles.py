@@ -3,13 +3,15 @@ returns structure, and validates the answer (a bad answer raises, so the convers
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from data_gen.roles import AdaptedQuery, UserReaction, attempt_of
 from data_gen.seeds import SeedQuery
 from personax.llm.base import ChatRequest, Message
-from personax.llm.hosted import HostedChatClient
 from personax.llm.json_output import chat_json
+
+if TYPE_CHECKING:  # the hosted client imports the openai SDK; sim-only runs never need it
+    from personax.llm.hosted import HostedChatClient
 
 STRATEGY_HINTS = {
     "colloquial_speech": "casual spoken wording", "incomplete_sentence": "a sentence left unfinished",

@@ -24,7 +24,7 @@ from data_gen.bank import load_bank
 from data_gen.distractor import DistractorConfig
 from data_gen.plan import assign_seeds, conversation_plan, load_or_sample_personas
 from data_gen.roles import Roles
-from data_gen.seeds import SeedError, SeedQuery, load_sources
+from data_gen.seeds import SeedError, load_sources
 from data_gen.simulate import ConversationPlan, SimulationConfig, simulate
 from data_gen.store import JsonlStore
 from personax.llm.accounting import Accounting

@@ -9,10 +9,6 @@ why which who when where please some any me just so than then there here also ve
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 
 
-def words(text: str) -> list[str]:
-    return text.split()
-
-
 def sentence(fragment: str) -> str:
     """A cue fragment as a sentence: capitalised, ending in punctuation."""
     fragment = fragment.strip()
