@@ -84,6 +84,13 @@ def test_generation_tag_and_loop_controls_render_like_transformers(tmp_path):
     assert tok.apply_chat_template(MESSAGES, add_generation_prompt=False) == expected == "Hi\n[Hello]"  # trim_blocks
 
 
+def test_extra_template_variables_pass_through(tmp_path):
+    tok = load_tokenizer(write(tmp_path / "t"))
+    tok.set_chat_template("{{ tools | length }} tools, thinking={{ enable_thinking }}, docs={{ documents }}")
+    assert tok.apply_chat_template(MESSAGES, tools=[{"name": "f"}], enable_thinking=False) == \
+        "1 tools, thinking=False, docs=None"
+
+
 def test_sandbox_blocks_attribute_escape(tmp_path):
     tok = load_tokenizer(write(tmp_path / "t"))
     tok.set_chat_template("{{ messages.__class__.__mro__ }}")
@@ -168,7 +175,9 @@ def _gguf_with(path, model: str, pre: str):
 
 
 def test_unsupported_gguf_tokenizers(tmp_path):
-    with pytest.raises(TokenizerError, match="spm.gguf: tokenizer.ggml.model is 'llama'; only 'gpt2'"):
+    with pytest.raises(TokenizerError, match=r"wp.gguf: tokenizer.ggml.model is 'bert'; expected one of \['gpt2'"):
+        load_tokenizer(_gguf_with(tmp_path / "wp.gguf", "bert", "default"))
+    with pytest.raises(TokenizerError, match="spm.gguf: not a valid sentencepiece model.*unk is not defined"):
         load_tokenizer(_gguf_with(tmp_path / "spm.gguf", "llama", "default"))
     with pytest.raises(TokenizerError, match="odd.gguf: tokenizer.ggml.pre 'mystery' is not supported"):
         load_tokenizer(_gguf_with(tmp_path / "odd.gguf", "gpt2", "mystery"))

@@ -128,3 +128,34 @@ def test_unigram_export_is_refused(tmp_path):
     tok = train_sentencepiece(TRAIN, tmp_path / "unigram.model", vocab_size=400, model_type="unigram")
     with pytest.raises(ValueError, match="unigram.model: only sentencepiece BPE"):
         save_hf_tokenizer(tok, tmp_path)
+
+
+@pytest.mark.parametrize("dummy_prefix", [False, True])
+def test_sentencepiece_rebuilt_from_gguf_metadata(tmp_path, dummy_prefix):
+    gguf = pytest.importorskip("gguf")
+    tok = train_sentencepiece(TRAIN, tmp_path / "m.model", vocab_size=500, add_dummy_prefix=dummy_prefix,
+                              chat_template="gemma")
+    pieces = tok.proto.pieces
+    writer = gguf.GGUFWriter(str(tmp_path / "spm.gguf"), arch="gemma")
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list([p.piece for p in pieces])
+    writer.add_token_scores([p.score for p in pieces])
+    writer.add_token_types([p.type for p in pieces])
+    for add, token_id in ((writer.add_unk_token_id, 0), (writer.add_bos_token_id, 1), (writer.add_eos_token_id, 2),
+                          (writer.add_pad_token_id, 3)):
+        add(token_id)
+    writer.add_add_bos_token(True)
+    writer.add_add_space_prefix(dummy_prefix)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    rebuilt = load_tokenizer(tmp_path / "spm.gguf")
+    assert isinstance(rebuilt, SentencePieceTokenizer)
+    assert (rebuilt.bos_id, rebuilt.eos_id, rebuilt.pad_id, rebuilt.vocab_size) == (1, 2, 3, tok.vocab_size)
+    for text in ROUND_TRIP + ["<start_of_turn>user\nHi<end_of_turn>\n", "<s> control text </s>"]:
+        ids = tok.encode(text)
+        assert rebuilt.encode(text) == ids
+        assert rebuilt.decode(ids, skip_special_tokens=False) == tok.decode(ids, skip_special_tokens=False)
+    assert rebuilt.stop_token_ids == [rebuilt.token_to_id("<end_of_turn>"), 2]  # gemma markers detected

@@ -1,4 +1,5 @@
-"""personax tokenizers: byte-level BPE (HF tokenizer.json or GGUF), sentencepiece, and chat templates.
+"""personax tokenizers: byte-level BPE (HF tokenizer.json or GGUF), sentencepiece (.model or GGUF), and chat
+templates.
 
 Public API (stable; see docs/tokenizers.md):
 
@@ -21,12 +22,12 @@ from personax.tokenizers.base import Tokenizer, TokenizerError
 from personax.tokenizers.bpe_tokenizer import BPETokenizer
 from personax.tokenizers.chat import BUILTIN_TEMPLATES
 from personax.tokenizers.export import save_hf_tokenizer
-from personax.tokenizers.gguf_loader import load_gguf_bpe
+from personax.tokenizers.gguf_loader import load_gguf
 from personax.tokenizers.hf_json import load_hf_bpe
 from personax.tokenizers.loader import load_tokenizer
 from personax.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer, train_sentencepiece
 
 __all__ = [
     "BUILTIN_TEMPLATES", "BPETokenizer", "SentencePieceTokenizer", "Tokenizer", "TokenizerError",
-    "load_gguf_bpe", "load_hf_bpe", "load_tokenizer", "save_hf_tokenizer", "train_sentencepiece",
+    "load_gguf", "load_hf_bpe", "load_tokenizer", "save_hf_tokenizer", "train_sentencepiece",
 ]

@@ -123,5 +123,6 @@ def _check_messages(messages: Sequence[dict]) -> list[dict]:
 def render(source: str, messages: Sequence[dict], add_generation_prompt: bool, variables: dict) -> str:
     """Render `source` exactly as transformers' apply_chat_template(tokenize=False) would."""
     template = _compile(source)
-    return template.render(messages=_check_messages(messages), tools=None, documents=None,
-                           add_generation_prompt=add_generation_prompt, **variables)
+    # Extra variables (tools, documents, enable_thinking, ...) pass through, as in transformers.
+    return template.render(**{"tools": None, "documents": None, **variables}, messages=_check_messages(messages),
+                           add_generation_prompt=add_generation_prompt)

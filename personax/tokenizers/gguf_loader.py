@@ -1,11 +1,13 @@
-"""Byte-level BPE tokenizer from GGUF metadata (`tokenizer.ggml.model == "gpt2"`)."""
+"""Tokenizers from GGUF metadata: byte-level BPE (`tokenizer.ggml.model == "gpt2"`) here, sentencepiece
+(`"llama"`) in `gguf_sentencepiece`."""
 from __future__ import annotations
 
 import pathlib
 
 from personax.tokenizers.added_tokens import AddedToken
-from personax.tokenizers.base import TokenizerError
+from personax.tokenizers.base import Tokenizer, TokenizerError
 from personax.tokenizers.bpe_tokenizer import BPETokenizer
+from personax.tokenizers.gguf_sentencepiece import sentencepiece_from_fields
 
 _LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                    r"|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -34,7 +36,7 @@ GGUF_PRE_TOKENIZERS: dict[str, tuple[dict, bool]] = {
 _CONTROL, _USER_DEFINED = 3, 4  # llama.cpp token types that are added tokens rather than BPE tokens
 
 
-def _fields(path: pathlib.Path) -> dict:
+def read_fields(path: pathlib.Path) -> dict:
     import gguf  # heavy import, only needed here
 
     if not path.is_file():
@@ -60,13 +62,7 @@ def _post_processor(bos: str | None, eos: str | None, add_bos: bool, add_eos: bo
             "pair": single + [{"Sequence": {"id": "B", "type_id": 1}}], "special_tokens": specials}
 
 
-def load_gguf_bpe(path: str | pathlib.Path) -> BPETokenizer:
-    path = pathlib.Path(path)
-    meta = _fields(path)
-    kind = meta.get("tokenizer.ggml.model")
-    if kind != "gpt2":
-        raise TokenizerError(f"{path}: tokenizer.ggml.model is {kind!r}; only 'gpt2' (byte-level BPE) is "
-                             "supported from GGUF")
+def bpe_from_fields(meta: dict, path: pathlib.Path) -> BPETokenizer:
     pre = meta.get("tokenizer.ggml.pre", "default")
     if pre not in GGUF_PRE_TOKENIZERS:
         raise TokenizerError(f"{path}: tokenizer.ggml.pre {pre!r} is not supported; expected one of "
@@ -92,3 +88,14 @@ def load_gguf_bpe(path: str | pathlib.Path) -> BPETokenizer:
         post_processor=post, ignore_merges=ignore_merges, chat_template=meta.get("tokenizer.chat_template"),
         specials={"bos_token": bos, "eos_token": eos, "unk_token": special("unknown"), "pad_token": special("padding")},
         source=str(path))
+
+
+def load_gguf(path: str | pathlib.Path) -> Tokenizer:
+    builders = {"gpt2": bpe_from_fields, "llama": sentencepiece_from_fields}
+    path = pathlib.Path(path)
+    meta = read_fields(path)
+    kind = meta.get("tokenizer.ggml.model")
+    if kind not in builders:
+        raise TokenizerError(f"{path}: tokenizer.ggml.model is {kind!r}; expected one of {sorted(builders)} "
+                             "(byte-level BPE, sentencepiece)")
+    return builders[kind](meta, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pathlib
 
 from personax.tokenizers.base import Tokenizer, TokenizerError
-from personax.tokenizers.gguf_loader import load_gguf_bpe
+from personax.tokenizers.gguf_loader import load_gguf
 from personax.tokenizers.hf_json import load_hf_bpe, read_config
 from personax.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 
@@ -28,7 +28,7 @@ def _from_folder(folder: pathlib.Path) -> Tokenizer:
         return _sentencepiece(folder / "tokenizer.model")
     ggufs = sorted(folder.glob("*.gguf"))
     if len(ggufs) == 1:
-        return load_gguf_bpe(ggufs[0])
+        return load_gguf(ggufs[0])
     found = f"{len(ggufs)} .gguf files (name one)" if ggufs else "none of them"
     raise TokenizerError(f"{folder}: expected tokenizer.json, tokenizer.model or one .gguf file; found {found}")
 
@@ -41,7 +41,7 @@ def load_tokenizer(path: str | pathlib.Path, chat_template: str | None = None) -
     elif not path.exists():
         raise TokenizerError(f"{path}: no such file or folder; expected {_EXPECTED}")
     elif path.suffix == ".gguf":
-        tokenizer = load_gguf_bpe(path)
+        tokenizer = load_gguf(path)
     elif path.suffix == ".model":
         tokenizer = _sentencepiece(path)
     elif path.suffix == ".json":
