@@ -7,6 +7,7 @@ skips what is stored and, with a response cache, pays for nothing twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import os
@@ -22,9 +23,10 @@ from data_gen import export
 from data_gen.backends import build_roles
 from data_gen.bank import load_bank
 from data_gen.distractor import DistractorConfig
+from data_gen.personas import Persona
 from data_gen.plan import assign_seeds, conversation_plan, load_or_sample_personas
 from data_gen.roles import Roles
-from data_gen.seeds import SeedError, load_sources
+from data_gen.seeds import SeedError, SeedQuery, load_sources
 from data_gen.simulate import ConversationPlan, SimulationConfig, simulate
 from data_gen.store import JsonlStore
 from personax.llm.accounting import Accounting
@@ -115,8 +117,29 @@ class _Run:
         await asyncio.gather(*(self.one(p, sem) for p in plans))
 
 
-def _stored_seed_ids(store: JsonlStore) -> set[str]:
-    return {r["metadata"]["query"]["seed_id"] for r in store}
+async def _supplement(run: _Run, mine: list[Persona], spare: list[SeedQuery], pool: ModelPool) -> None:
+    """Rounds of fresh seeds for personas still short of their conversations."""
+    cfg = run.cfg
+    for _ in range(cfg.supplement_rounds):
+        done = collections.Counter(r["persona_id"] for r in run.store)
+        plans = [conversation_plan(cfg, q, spare.pop(0), pool) for q in mine
+                 for _ in range(cfg.conversations_per_persona - done[q.id]) if spare]
+        if not plans:
+            return
+        run.bar.total += len(plans)
+        await run.batch(plans)
+
+
+def _finish(run: _Run, plans: list[ConversationPlan], wanted: int) -> RunResult:
+    records = export.rich_records(run.store, str(run.p["rich"]))
+    records.sort(key=lambda r: (r.persona_id, r.sample_id))
+    export.write_released(records, run.p["released"])
+    base_ids = {x.conv_id for x in plans}
+    missing = [i for i in base_ids if i not in run.store] if len(run.store) < wanted else []
+    stats = export.statistics(records, wanted, missing, sum(r.sample_id not in base_ids for r in records))
+    stats["errors_this_invocation"] = run.errors
+    export.write_json(run.p["statistics"], stats)
+    return RunResult(wanted, len(run.store), stats["failed_conversations"], run.p, stats, run.write_tokens())
 
 
 async def generate(cfg: ml_collections.ConfigDict, workdir: str | os.PathLike) -> RunResult:
@@ -128,52 +151,23 @@ async def generate(cfg: ml_collections.ConfigDict, workdir: str | os.PathLike) -
     roles, clients = build_roles(cfg, accounting, ResponseCache(p["cache"]))
     try:
         personas = await load_or_sample_personas(cfg, bank, roles.others, p["personas"])
-        seeds = load_sources([parse_source(s) for s in cfg.seed_sources])
-        assignment = assign_seeds(cfg, personas, seeds)
+        assignment = assign_seeds(cfg, personas, load_sources([parse_source(s) for s in cfg.seed_sources]))
         pool = ModelPool.from_spec(cfg.roles.assistant.models, seed=cfg.roles.assistant.seed)
         sim_cfg = SimulationConfig(cfg.turns.max, bank.dimensions["domain"].values, bank.dimensions["scenario"].values,
                                    DistractorConfig(cfg.distractor.rate, cfg.distractor.layers.to_dict()), cfg.seed)
-        store = JsonlStore(p["rich"], key="sample_id")
-        run = _Run(cfg, roles, store, p, accounting, sim_cfg)
-        by_id = {q.id: q for q in seeds}
+        run = _Run(cfg, roles, JsonlStore(p["rich"], key="sample_id"), p, accounting, sim_cfg)
         mine = [q for q in personas if q.id in assignment.per_persona]
         plans = [conversation_plan(cfg, q, s, pool) for q in mine for s in assignment.per_persona[q.id]]
-        # Supplements already stored by an earlier invocation count as planned work.
-        extra = [conversation_plan(cfg, q, by_id[r["metadata"]["query"]["seed_id"]], pool)
-                 for r in store for q in mine if r["persona_id"] == q.id
-                 and r["metadata"]["query"]["seed_id"] not in {s.id for s in assignment.per_persona[q.id]}]
-        planned = len(plans) + len(extra)
-        run.bar = tqdm.tqdm(total=planned, initial=len(store), desc="conversations", unit="conv",
-                            disable=not cfg.progress, dynamic_ncols=True)
-        await run.batch([x for x in plans if x.conv_id not in store])
-        used = _stored_seed_ids(store) | {s.id for q in mine for s in assignment.per_persona[q.id]}
-        spare = [s for s in assignment.supplements if s.id not in used]
-        for _ in range(cfg.supplement_rounds):
-            done = {q.id: sum(r["persona_id"] == q.id for r in store) for q in mine}
-            short = [(q, cfg.conversations_per_persona - done[q.id]) for q in mine
-                     if done[q.id] < cfg.conversations_per_persona]
-            round_plans = []
-            for q, missing in short:
-                for _ in range(min(missing, len(spare))):
-                    round_plans.append(conversation_plan(cfg, q, spare.pop(0), pool))
-            if not round_plans:
-                break
-            planned += len(round_plans)
-            run.bar.total = planned
-            await run.batch(round_plans)
-        run.bar.close()
-        records = export.rich_records(store, str(p["rich"]))
-        records.sort(key=lambda r: (r.persona_id, r.sample_id))
-        export.write_released(records, p["released"])
-        wanted = cfg.conversations_per_persona * len(mine)
-        missing = [x.conv_id for x in plans if x.conv_id not in store]
         base_ids = {x.conv_id for x in plans}
-        stats = export.statistics(records, wanted, missing if len(store) < wanted else [],
-                                  sum(r.sample_id not in base_ids for r in records))
-        stats["errors_this_invocation"] = run.errors
-        export.write_json(p["statistics"], stats)
-        tokens = run.write_tokens()
-        return RunResult(wanted, len(store), stats["failed_conversations"], p, stats, tokens)
+        # Supplements stored by an earlier invocation count as planned work.
+        earlier = sum(r["persona_id"] in assignment.per_persona and r["sample_id"] not in base_ids for r in run.store)
+        run.bar = tqdm.tqdm(total=len(plans) + earlier, initial=len(run.store), desc="conversations",
+                            unit="conv", disable=not cfg.progress, dynamic_ncols=True)
+        await run.batch([x for x in plans if x.conv_id not in run.store])
+        used = {r["metadata"]["query"]["seed_id"] for r in run.store} | {x.seed.id for x in plans}
+        await _supplement(run, mine, [s for s in assignment.supplements if s.id not in used], pool)
+        run.bar.close()
+        return _finish(run, plans, cfg.conversations_per_persona * len(mine))
     finally:
         for client in clients:
             await client.aclose()
