@@ -24,7 +24,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.conversations_per_persona = 5
     c.sampler = dict(feature_availability_rate=0.7, num_features=15, min_constraints=5,
                      min_hamming=3, max_attempts=50)
-    # "builtin", "jsonl:PATH[:TEXT_FIELD]" or "tfds:NAME:SPLIT:TEXT_FIELD[:LIMIT]"
+    # "builtin", "jsonl:PATH[:TEXT_FIELD]" or "tfds:NAME:SPLIT:TEXT_FIELD[:LIMIT[:DATA_DIR]]"
     c.seed_sources = ("builtin",)
     c.turns = dict(mean=3.0, std=0.5, min=2, max=5)
     c.full_transfer_prob = 0.5

@@ -51,10 +51,12 @@ def parse_source(spec: str) -> dict[str, Any]:
         return {"kind": "builtin"}
     if kind == "jsonl" and parts:
         return {"kind": "jsonl", "path": parts[0], "text_field": parts[1] if len(parts) > 1 else "text"}
-    if kind == "tfds" and len(parts) >= 3:
+    if kind == "tfds" and 3 <= len(parts) <= 5:
         return {"kind": "tfds", "name": parts[0], "split": parts[1], "text_field": parts[2],
-                "limit": int(parts[3]) if len(parts) > 3 else 1000}
-    raise SeedError(f"seed source {spec!r}: expected builtin, jsonl:PATH[:FIELD] or tfds:NAME:SPLIT:FIELD[:LIMIT]")
+                "limit": int(parts[3]) if len(parts) > 3 and parts[3] else 1000,
+                "data_dir": parts[4] if len(parts) > 4 else None}
+    raise SeedError(f"seed source {spec!r}: expected builtin, jsonl:PATH[:FIELD] or "
+                    "tfds:NAME:SPLIT:FIELD[:LIMIT[:DATA_DIR]]")
 
 
 def paths(workdir: pathlib.Path, cfg: ml_collections.ConfigDict) -> dict[str, pathlib.Path]:

@@ -65,12 +65,12 @@ def load_jsonl(path: str | pathlib.Path, text_field: str = "text") -> list[SeedQ
     return seeds
 
 
-def load_tfds(name: str, split: str, text_field: str, limit: int) -> list[SeedQuery]:
+def load_tfds(name: str, split: str, text_field: str, limit: int, data_dir: str | None = None) -> list[SeedQuery]:
     """Reads prepared TFDS data through `tfds.data_source` (no download is attempted)."""
     import tensorflow_datasets as tfds  # heavy; only when a TFDS source is configured
 
     try:
-        source = tfds.data_source(name, split=split, download=False)
+        source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
     except Exception as e:  # tfds raises several kinds for "not prepared"
         raise SeedError(f"TFDS dataset {name!r} split {split!r} is not available locally: {e}") from e
     seeds = []
@@ -92,7 +92,8 @@ def load_sources(sources: list[dict]) -> list[SeedQuery]:
         elif kind == "jsonl":
             seeds += load_jsonl(src["path"], src.get("text_field", "text"))
         elif kind == "tfds":
-            seeds += load_tfds(src["name"], src.get("split", "train"), src.get("text_field", "text"), int(src.get("limit", 1000)))
+            seeds += load_tfds(src["name"], src.get("split", "train"), src.get("text_field", "text"),
+                               int(src.get("limit", 1000)), src.get("data_dir"))
         else:
             raise SeedError(f"seed source {src!r}: 'kind' must be builtin, jsonl or tfds")
     ids = [s.id for s in seeds]

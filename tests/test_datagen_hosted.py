@@ -76,10 +76,3 @@ def test_style_transfer_validates_domain_against_the_bank():
         with pytest.raises(ValueError, match="inferred_domain='astrology' is not in the bank"):
             asyncio.run(go())
 
-
-def test_unprepared_tfds_source_is_a_clear_error():
-    import pytest
-
-    from data_gen.seeds import SeedError, load_tfds
-    with pytest.raises(SeedError, match="not available locally"):
-        load_tfds("ai2_arc/ARC-Challenge", "train", "question", 10)

@@ -58,3 +58,19 @@ def test_too_few_seeds_is_a_clear_error():
     from data_gen.plan import PlanError
     with pytest.raises(PlanError, match="need 500 seed queries"):
         assign_seeds(base_config(), [Persona(f"p{i}", {}) for i in range(100)], load_builtin())
+
+
+def test_tfds_source_reads_prepared_data(tmp_path):
+    from data_gen.runner import parse_source
+    from data_gen.seeds import load_sources
+    from personax.data.tfds_builder import prepare
+
+    rows = [{"persona_id": f"Explain topic number {i} please"} for i in range(7)]
+    prepare(tmp_path, "conversations", {"train": rows})
+    seeds = load_sources([parse_source(f"tfds:personax_atlas/conversations:train:persona_id:5:{tmp_path}")])
+    assert len(seeds) == 5 and {s.text for s in seeds} <= {r["persona_id"] for r in rows}
+    assert all(s.source == "tfds:personax_atlas/conversations" for s in seeds)
+    with pytest.raises(SeedError, match="not available locally"):
+        load_sources([parse_source(f"tfds:personax_atlas/conversations:test:persona_id::{tmp_path}")])
+    with pytest.raises(SeedError, match="expected builtin"):
+        parse_source("tfds:only_a_name")
