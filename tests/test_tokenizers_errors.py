@@ -181,5 +181,13 @@ def test_unsupported_gguf_tokenizers(tmp_path):
         load_tokenizer(_gguf_with(tmp_path / "spm.gguf", "llama", "default"))
     with pytest.raises(TokenizerError, match="odd.gguf: tokenizer.ggml.pre 'mystery' is not supported"):
         load_tokenizer(_gguf_with(tmp_path / "odd.gguf", "gpt2", "mystery"))
+    gguf = pytest.importorskip("gguf")
+    writer = gguf.GGUFWriter(str(tmp_path / "bare.gguf"), arch="llama")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(TokenizerError, match="bare.gguf: no tokenizer.ggml.tokens"):
+        load_tokenizer(tmp_path / "bare.gguf")
     tok = load_tokenizer(_gguf_with(tmp_path / "ok.gguf", "gpt2", "gpt-2"))
     assert tok.decode(tok.encode("any text, ünïcode 😀")) == "any text, ünïcode 😀"  # bytes alone suffice

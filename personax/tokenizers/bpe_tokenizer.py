@@ -41,10 +41,7 @@ class BPETokenizer(Tokenizer):
         for name, token in self.specials.items():
             if self.token_to_id(token) is None:
                 raise TokenizerError(f"{source}: {name} {token!r} is not in the vocabulary")
-        self.chat_template = chat_template
-        if chat_template is None:  # no shipped template: use the built-in one the vocabulary was made for
-            name = chat.detect_builtin(lambda t: t in self._splitter.by_content)
-            self.chat_template = chat.resolve_template(name) if name else None
+        self.chat_template = chat_template or chat.template_for_vocabulary(lambda t: t in self._splitter.by_content)
 
     # ---- ids ----
     def token_to_id(self, token: str) -> int | None:

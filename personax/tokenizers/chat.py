@@ -43,7 +43,7 @@ BUILTIN_TEMPLATES: dict[str, ChatFormat] = {
         template=("{{ bos_token }}"
                   "{% set ns = namespace(system='') %}"
                   "{% for message in messages %}"
-                  "{% if message['role'] == 'system' %}{% set ns.system = message['content'] | trim + '\n\n' %}"
+                  "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\n\n' %}"
                   "{% else %}"
                   "{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else message['role']) + '\n'"
                   " + ns.system + message['content'] | trim + '<end_of_turn>\n' }}"
@@ -69,11 +69,12 @@ def resolve_template(name_or_source: str) -> str:
     return name_or_source
 
 
-def detect_builtin(vocab_has: Callable[[str], bool]) -> str | None:
-    """The built-in template whose special tokens are all single tokens of this vocabulary, if any."""
-    for name, fmt in BUILTIN_TEMPLATES.items():
-        if all(vocab_has(token) for token in fmt.special_tokens):
-            return name
+def template_for_vocabulary(is_special: Callable[[str], bool]) -> str | None:
+    """The built-in template whose markers are all special single tokens of a vocabulary, if any: the format
+    that vocabulary was made for, when it ships no template of its own."""
+    for fmt in BUILTIN_TEMPLATES.values():
+        if all(is_special(token) for token in fmt.special_tokens):
+            return fmt.template
     return None
 
 

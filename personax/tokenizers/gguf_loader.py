@@ -95,6 +95,8 @@ def load_gguf(path: str | pathlib.Path) -> Tokenizer:
     path = pathlib.Path(path)
     meta = read_fields(path)
     kind = meta.get("tokenizer.ggml.model")
+    if "tokenizer.ggml.tokens" not in meta:
+        raise TokenizerError(f"{path}: no tokenizer.ggml.tokens in the GGUF metadata; expected an embedded tokenizer")
     if kind not in builders:
         raise TokenizerError(f"{path}: tokenizer.ggml.model is {kind!r}; expected one of {sorted(builders)} "
                              "(byte-level BPE, sentencepiece)")

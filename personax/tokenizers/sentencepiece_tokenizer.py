@@ -38,10 +38,8 @@ class SentencePieceTokenizer(Tokenizer):
                          key=len, reverse=True)
         self._control_pattern = regex.compile("(" + "|".join(map(regex.escape, control)) + ")") if control else None
         self.add_bos, self.add_eos = add_bos, add_eos
-        self.chat_template = chat_template
-        if chat_template is None:
-            name = chat.detect_builtin(lambda t: self.token_to_id(t) in user_defined)
-            self.chat_template = chat.resolve_template(name) if name else None
+        self.chat_template = chat_template or chat.template_for_vocabulary(
+            lambda t: self.token_to_id(t) in user_defined)
 
     @classmethod
     def from_file(cls, path: str | pathlib.Path, **kwargs) -> "SentencePieceTokenizer":
