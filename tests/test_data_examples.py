@@ -64,6 +64,10 @@ def test_splits_are_disjoint_seeded_and_sized():
     assert split_personas(reversed(ids), {"sft": 40, "rl": 0.3, "eval": 20}, seed=3) == a
     assert split_personas(ids, {"sft": 40, "rl": 0.3, "eval": 20}, seed=4) != a
     assert [len(v) for v in split_personas(ids, {"x": 90, "y": 50}, 0).values()] == [90, 10]
+    # Cumulative rounding: fractions summing to one leave nobody out.
+    assert [len(v) for v in split_personas(ids[:45], {"a": 0.5, "b": 0.5}, 0).values()] == [22, 23]
+    assert [len(v) for v in split_personas(ids[:10], {"a": 0.35, "b": 0.3, "c": 0.35}, 0)
+            .values()] == [4, 2, 4]
     with pytest.raises(ValueError, match="fraction 1.5"):
         split_personas(ids, {"x": 1.5}, 0)
 

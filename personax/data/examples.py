@@ -73,22 +73,21 @@ def split_personas(persona_ids: Iterable[str], sizes: Mapping[str, int | float],
                    ) -> dict[str, list[str]]:
     """Disjoint persona sets per split name, drawn by a seeded shuffle of the sorted ids.
 
-    Sizes are counts (int) or fractions (float); splits are filled in the order given, and a
-    split asking for more than is left gets the rest.
+    Sizes are counts (int) or fractions (float) of all personas. Boundaries are rounded
+    cumulatively, so fractions summing to 1 cover every persona; a split asking for more than
+    is left gets the rest.
     """
     ids = sorted(set(persona_ids))
     random.Random(seed).shuffle(ids)
-    out, start = {}, 0
+    out, start, cumulative = {}, 0, 0.0
     for name, size in sizes.items():
-        if isinstance(size, float):
-            if not 0.0 <= size <= 1.0:
-                raise ValueError(f"split {name!r}: fraction {size} is outside [0, 1]")
-            count = round(size * len(ids))
-        elif size < 0:
+        if isinstance(size, float) and not 0.0 <= size <= 1.0:
+            raise ValueError(f"split {name!r}: fraction {size} is outside [0, 1]")
+        if size < 0:
             raise ValueError(f"split {name!r}: count {size} is negative")
-        else:
-            count = size
-        out[name], start = ids[start:start + count], start + count
+        cumulative += size * len(ids) if isinstance(size, float) else size
+        end = max(start, min(round(cumulative), len(ids)))
+        out[name], start = ids[start:end], end
     return out
 
 

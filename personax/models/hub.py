@@ -14,6 +14,7 @@ from personax.models.config import ModelConfig
 from personax.models.transformer import DecoderLM
 from personax.models.weights import ModelLoadError, gguf_config, hf_config, load_gguf, load_hf
 from personax.models.weights.fill import Place
+from personax.models.weights.gguf_source import open_gguf
 from personax.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 
 Locator = Callable[[], pathlib.Path]
@@ -76,8 +77,10 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 
 
 def _tokenizer(path: pathlib.Path) -> Tokenizer | None:
-    """The tokenizer shipped with the weights; None for a weights-only folder."""
+    """The tokenizer shipped with the weights; None for a weights-only folder or GGUF."""
     if path.is_dir() and not any((path / f).is_file() for f in TOKENIZER_FILES):
+        return None
+    if path.is_file() and "tokenizer.ggml.model" not in open_gguf(path).fields:
         return None
     try:
         return load_tokenizer(path)

@@ -27,7 +27,7 @@ class LoRAConfig:
 
 
 def _linears(model: nnx.Module):
-    for path, module in model.iter_modules():
+    for path, module in nnx.iter_modules(model):
         if isinstance(module, Linear):
             yield "/".join(str(p) for p in path), module
 

@@ -39,7 +39,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation,
         (_, (metrics, new_rngs)), grads = jax.value_and_grad(objective, has_aux=True)(trainable)
         updates, opt_state = tx.update(grads, opt_state, trainable)
         trainable = optax.apply_updates(trainable, updates)
-        metrics = {**metrics, "grad_norm": optax.global_norm(grads)}
+        metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
         return trainable, new_rngs, opt_state, metrics
 
     return step

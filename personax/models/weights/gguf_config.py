@@ -12,7 +12,6 @@ from personax.models.layers import rope_inv_freq
 from personax.models.weights.errors import ModelLoadError
 
 _FAMILIES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}  # general.architecture -> family
-_LLAMA3_PROBES = ((1.0, 4.0, 8192),)  # (low, high, original context) used by every Llama 3.x release
 
 
 def _field(reader: GGUFReader, key: str, default: Any = None) -> Any:
@@ -66,12 +65,24 @@ def _rope_scaling(reader: GGUFReader, arch: str, tensors: dict, head_dim: int, t
 
 
 def _llama3_from_factors(tensor, head_dim: int, theta: float, origin: str) -> RopeScaling:
-    """llama.cpp stores Llama 3 RoPE scaling as per-frequency divisors; find the parameters behind them."""
+    """llama.cpp stores Llama 3 RoPE scaling as per-frequency divisors; recover the parameters.
+
+    With low/high frequency factors 1 and 4 (every Llama 3.x release), a divisor between 1 and
+    `factor` names the original context; without one, any context between the two regimes fits.
+    """
     factors_F = dequantize(tensor.data, tensor.tensor_type).reshape(-1).astype(np.float64)
-    target_F = np.asarray(rope_inv_freq(head_dim, theta, RopeScaling())) / factors_F
-    for low, high, original in _LLAMA3_PROBES:
-        scaling = RopeScaling("llama3", float(factors_F.max()), low, high, original)
+    factor = float(factors_F.max())
+    wavelen_F = 2 * np.pi / np.asarray(rope_inv_freq(head_dim, theta, RopeScaling()), np.float64)
+    smooth_F = (1 / factors_F - 1 / factor) / (1 - 1 / factor) if factor > 1 else np.ones_like(factors_F)
+    blended = (factors_F > 1 + 1e-6) & (factors_F < factor - 1e-6)
+    candidates = [8192.0, *(wavelen_F[blended] * (1 + 3 * smooth_F[blended]))]
+    kept, scaled = wavelen_F[factors_F <= 1 + 1e-6], wavelen_F[factors_F >= factor - 1e-6]
+    if len(kept) and len(scaled):
+        candidates.append(np.sqrt(4 * kept.max() * scaled.min()))
+    target_F = 1 / wavelen_F / factors_F * 2 * np.pi
+    for original in candidates:
+        scaling = RopeScaling("llama3", factor, 1.0, 4.0, int(round(original)))
         if np.allclose(np.asarray(rope_inv_freq(head_dim, theta, scaling)), target_F, rtol=1e-4, atol=0):
             return scaling
-    raise ModelLoadError(f"{origin}: rope_freqs.weight does not match Llama 3 RoPE scaling with "
-                         f"(low, high, original context) in {_LLAMA3_PROBES}")
+    raise ModelLoadError(f"{origin}: rope_freqs.weight {np.round(factors_F, 4).tolist()} is not a Llama 3 RoPE "
+                         "scaling with low/high frequency factors 1 and 4")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import shutil
 from typing import Any
 
 import jax
@@ -23,7 +24,11 @@ from personax.models.transformer import DecoderLM
 from personax.models.weights.errors import ModelLoadError
 from personax.models.weights.hf_config import FAMILIES, config_from_hf
 from personax.models.weights.layout import hf_layout
+from personax.tokenizers import BPETokenizer, Tokenizer, save_hf_tokenizer
 from personax.treepath import path_str
+
+# What transformers reads beside a sentencepiece `tokenizer.model`.
+_SENTENCEPIECE_FILES = ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 
 
 def config_to_hf(cfg: ModelConfig) -> dict[str, Any]:
@@ -86,11 +91,26 @@ def hf_tensors(model: DecoderLM) -> dict[str, np.ndarray]:
     return out
 
 
-def save_hf(model: DecoderLM, out_dir: pathlib.Path) -> None:
+def save_tokenizer(tokenizer: Tokenizer, out_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Byte-level BPE is re-exported (it may come from a GGUF); sentencepiece is copied from its folder."""
+    if isinstance(tokenizer, BPETokenizer):
+        return save_hf_tokenizer(tokenizer, out_dir)
+    source = pathlib.Path(tokenizer.source)
+    if source.name != "tokenizer.model" or not source.is_file():
+        raise ModelLoadError(f"cannot export the tokenizer from {tokenizer.source}: only byte-level BPE "
+                             "tokenizers and an HF folder's tokenizer.model are supported")
+    copies = [source.parent / f for f in _SENTENCEPIECE_FILES if (source.parent / f).is_file()]
+    return [pathlib.Path(shutil.copy(f, out_dir / f.name)) for f in copies]
+
+
+def save_hf(model: DecoderLM, out_dir: pathlib.Path, tokenizer: Tokenizer | None = None) -> list[pathlib.Path]:
+    """Writes config.json, model.safetensors and (given one) the tokenizer; returns the written files."""
     if not isinstance(model, DecoderLM):
         raise ModelLoadError(f"only a DecoderLM exports to HF, got {type(model).__name__}")
     hf = config_to_hf(model.cfg)
     _check_expressible(model.cfg, hf)
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(hf_tensors(model), str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-    (out_dir / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
+    written = [out_dir / "config.json", out_dir / "model.safetensors"]
+    save_file(hf_tensors(model), str(written[1]), metadata={"format": "pt"})
+    written[0].write_text(json.dumps(hf, indent=2) + "\n")
+    return written + (save_tokenizer(tokenizer, out_dir) if tokenizer is not None else [])

@@ -1,0 +1,80 @@
+"""`personax data build`: persona-disjoint splits on disk, teacher labels (sim and hosted)."""
+import json
+import re
+
+import pytest
+
+from personax.cli import main
+from personax.data.build import build_dataset, parse_sizes
+from personax.data.importers import load
+from personax.data.policy_io import parse_output
+
+
+@pytest.fixture()
+def inputs(shared_data):
+    d = shared_data / "ppopt_official"
+    return [str(d / "train_samples.sample.json"), str(d / "rl_states.sample.jsonl")]
+
+
+def test_parse_sizes():
+    assert parse_sizes("sft=250, rl=0.5,eval=3") == {"sft": 250, "rl": 0.5, "eval": 3}
+    for bad in ("sft", "sft=x", "=3", ""):
+        with pytest.raises(ValueError):
+            parse_sizes(bad)
+
+
+def test_build_writes_disjoint_loadable_splits(tmp_path, inputs):
+    report = build_dataset(inputs, tmp_path, {"sft": 20, "rl": 20, "eval": 0.5}, seed=1,
+                           arrayrecord_shards=2)
+    assert report.counts == {"sft": 20, "rl": 20, "eval": 5} and report.personas == 45
+    personas = []
+    for name in ("sft", "rl", "eval"):
+        loaded = load(tmp_path / f"{name}.jsonl")
+        assert loaded.kind == "example" and len(loaded.records) == report.counts[name]
+        personas.append({e.persona_id for e in loaded.records})
+    assert sum(map(len, personas)) == len(set().union(*personas)) == 45
+    assert len(list((tmp_path / "arrayrecord").glob("sft-*-of-00002.array_record"))) == 2
+    again = build_dataset(inputs, tmp_path / "again", {"sft": 20, "rl": 20, "eval": 0.5}, seed=1)
+    assert (tmp_path / "again" / "rl.jsonl").read_bytes() == (tmp_path / "rl.jsonl").read_bytes()
+    assert again.counts == report.counts
+
+
+def test_build_cli_with_the_sim_teacher(capsys, tmp_path, inputs):
+    rc = main(["data", "build", *inputs, "--out", str(tmp_path), "--splits", "sft=0.5,rl=0.5",
+               "--teacher", "sim"])
+    out = capsys.readouterr().out.strip().split("\n")
+    assert rc == 0 and out[-1] == "examples=45 personas=45 skipped_no_history=0 errors=0"
+    assert out[:2] == ["sft: 22 examples, 22 labelled", "rl: 23 examples, 0 labelled"]
+    sft = load(tmp_path / "sft.jsonl").records
+    assert all(parse_output(e.output, "").status == "ok" for e in sft)
+    assert all(e.output is None for e in load(tmp_path / "rl.jsonl").records)
+
+
+def test_build_cli_with_a_hosted_teacher_on_a_local_server(capsys, tmp_path, inputs):
+    from personax.llm.local_server import LocalChatServer
+
+    def responder(request):
+        query = request["messages"][-1]["content"].rsplit("Current query:\n", 1)[-1]
+        return json.dumps({"reasoning": "They ask for exact numbers.",
+                           "optimized_query": f"{query} Give exact numbers."})
+
+    with LocalChatServer(responder=responder) as server:
+        rc = main(["data", "build", inputs[0], "--out", str(tmp_path), "--splits", "sft=1.0",
+                   "--teacher", "hosted", "--teacher-base-url", server.base_url,
+                   "--teacher-key-env", "", "--teacher-model", "local-echo"])
+    assert rc == 0 and len(server.received) == 5
+    for e in load(tmp_path / "sft.jsonl").records:
+        parsed = parse_output(e.output, "")
+        assert parsed.reasoning == "They ask for exact numbers."
+        assert parsed.prompt == f"{e.original_query} Give exact numbers."
+    capsys.readouterr()
+
+
+def test_build_cli_user_errors(capsys, tmp_path, inputs):
+    assert main(["data", "build", inputs[0], "--out", str(tmp_path), "--splits", "a=x"]) == 2
+    assert "expected name=count" in capsys.readouterr().err
+    assert main(["data", "build", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["data", "build", inputs[0], "--out", str(tmp_path), "--teacher", "sim",
+                 "--label-splits", "train"]) == 2
+    assert re.search(r"--label-splits names \['train'\]", capsys.readouterr().err)
