@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import datetime
 import pathlib
 import statistics as st
 from typing import Any, Iterable
@@ -36,14 +37,19 @@ def statistics(records: list[RichRecord], planned: int, failed: list[str], suppl
     strategies = collections.Counter(s for m in noised if m.noise for s in m.noise.applied_strategies)
     personas = {r.persona_id: r.persona for r in records}
     per_persona = collections.Counter(r.persona_id for r in records)
+    turns = _spread([r.num_turns for r in records])
     return {
+        # The reference generator's keys first, so its readers (and `personax data inspect`) work.
         "total_samples": len(records),
+        "avg_turns": turns["mean"], "min_turns": turns["min"], "max_turns": turns["max"],
+        "total_user_prompts": len(users),
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "planned": planned,
         "failed_conversations": sorted(failed),
         "supplement_conversations": supplements,
         "unique_personas": len(personas),
         "conversations_per_persona": _spread(list(per_persona.values())),
-        "turns": _spread([r.num_turns for r in records]),
+        "turns": turns,
         "turn_counts": dict(sorted(collections.Counter(r.num_turns for r in records).items())),
         "target_turn_counts": dict(sorted(collections.Counter(r.query.target_turns for r in records if r.query).items())),
         "conversation_ended_share": round(sum(r.conversation_ended for r in records) / max(1, len(records)), 4),

@@ -64,8 +64,11 @@ def test_outputs_load_and_seeds_are_unique(small):
         assert first["metadata"]["clean_version"] == r["initial_query"]
         assert first["metadata"]["was_noised"] == (first["content"] != r["initial_query"])
         assert {"domain", "scenario"} <= set(r["persona_features"])
-    for name in ("statistics", "tokens"):
-        json.loads(small.paths[name].read_text())
+    from personax.data.importers import load
+    for name, kind in (("released", "released"), ("rich", "rich"), ("statistics", "statistics")):
+        loaded = load(small.paths[name])
+        assert loaded.kind == kind and not loaded.errors
+    json.loads(small.paths["tokens"].read_text())
 
 
 def test_deterministic_and_rerun_is_a_no_op(small, tmp_path):
