@@ -34,13 +34,14 @@ def run(args: argparse.Namespace) -> int:
     from data_gen.plan import PlanError
     from data_gen.runner import generate
     from data_gen.seeds import SeedError
+    from data_gen.store import WorkdirBusy
 
     try:
         cfg = load_config(args.config)
         for name, value in args.config_overrides:
             apply_override(cfg, name, value)
         result = asyncio.run(generate(cfg, args.workdir))
-    except (ConfigError, PlanError, SeedError, BankError, BackendError) as e:
+    except (ConfigError, PlanError, SeedError, BankError, BackendError, WorkdirBusy) as e:
         raise UserError(str(e)) from None
     s, t = result.statistics, result.tokens["totals"]
     print(f"conversations: {result.done}/{result.planned} (failed {len(result.failed)}, "

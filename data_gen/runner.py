@@ -28,7 +28,7 @@ from data_gen.plan import assign_seeds, conversation_plan, load_or_sample_person
 from data_gen.roles import Roles
 from data_gen.seeds import SeedError, SeedQuery, load_sources
 from data_gen.simulate import ConversationPlan, SimulationConfig, simulate
-from data_gen.store import JsonlStore
+from data_gen.store import JsonlStore, exclusive
 from personax.llm.accounting import Accounting
 from personax.llm.cache import ResponseCache
 from personax.llm.pool import ModelPool
@@ -63,7 +63,8 @@ def paths(workdir: pathlib.Path, cfg: ml_collections.ConfigDict) -> dict[str, pa
     sfx = "" if cfg.num_shards == 1 else f"-{cfg.shard_index:05d}-of-{cfg.num_shards:05d}"
     names = {"rich": f"personaatlas_rich{sfx}.jsonl", "released": f"personaatlas{sfx}.jsonl",
              "statistics": f"statistics{sfx}.json", "tokens": f"token_usage{sfx}.json",
-             "failures": f"failures{sfx}.jsonl", "personas": "personas.json", "cache": "cache"}
+             "failures": f"failures{sfx}.jsonl", "personas": "personas.json", "cache": "cache",
+             "lock": f".lock{sfx}"}
     return {k: workdir / v for k, v in names.items()}
 
 
@@ -145,9 +146,12 @@ def _finish(run: _Run, plans: list[ConversationPlan], wanted: int) -> RunResult:
 
 
 async def generate(cfg: ml_collections.ConfigDict, workdir: str | os.PathLike) -> RunResult:
-    workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    p = paths(workdir, cfg)
+    p = paths(pathlib.Path(workdir), cfg)
+    with exclusive(p["lock"]):
+        return await _generate(cfg, p)
+
+
+async def _generate(cfg: ml_collections.ConfigDict, p: dict[str, pathlib.Path]) -> RunResult:
     bank = load_bank()
     accounting = Accounting()
     roles, clients = build_roles(cfg, accounting, ResponseCache(p["cache"]))

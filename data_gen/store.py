@@ -5,6 +5,8 @@ exactly the records that were finished.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -59,3 +61,19 @@ class JsonlStore:
                 os.close(fd)
             self.records[obj[self.key]] = obj
             return True
+
+
+class WorkdirBusy(RuntimeError):
+    """Another live process holds the lock."""
+
+
+@contextlib.contextmanager
+def exclusive(path: pathlib.Path) -> Iterator[None]:
+    """Holds an advisory lock for the duration; the OS drops it if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkdirBusy(f"{path}: another run is using this workdir (shard); wait for it or stop it") from None
+        yield

@@ -183,3 +183,11 @@ def test_sim_teacher_labels_ppopt_examples_from_a_sim_run(small):
 def export_records(result):
     from data_gen.export import rich_records
     return rich_records((json.loads(l) for l in result.paths["rich"].read_text().splitlines()), "rich")
+
+
+def test_a_second_run_on_the_same_workdir_is_refused(tmp_path):
+    from data_gen.store import WorkdirBusy, exclusive
+    with exclusive(tmp_path / ".lock"):
+        with pytest.raises(WorkdirBusy, match="another run"):
+            run(tmp_path, num_personas=2)
+    assert run(tmp_path, num_personas=2).done == 10  # released again once the holder is gone
