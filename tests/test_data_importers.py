@@ -111,3 +111,17 @@ def test_inconsistent_token_report(tmp_path, shared_data):
     path.write_text(json.dumps(obj))
     with pytest.raises(RecordError, match=r"records\[5\].total_tokens': expected input_tokens"):
         load(path)
+
+
+def test_personax_accounting_report(tmp_path):
+    report = {"totals": {"calls": 3, "prompt_tokens": 70, "completion_tokens": 30, "tokens": 100,
+                         "cost_usd": 0.5},
+              "tokens_by_module": {"assistant": 60, "distractor": 40}}
+    path = tmp_path / "token_usage.json"
+    path.write_text(json.dumps(report))
+    (acc,) = load(path).records
+    assert (acc.calls, acc.tokens, acc.tokens_by_module["assistant"]) == (3, 100, 60)
+    report["tokens_by_module"]["assistant"] = 61
+    path.write_text(json.dumps(report))
+    with pytest.raises(RecordError, match="tokens_by_module': expected to sum to totals.tokens"):
+        load(path)

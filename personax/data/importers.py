@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from personax.data.examples import PPOptExample, build_examples
 from personax.data.fields import Fields, RecordError
 from personax.data.records import ReleasedRecord, RichRecord
-from personax.data.reports import RunStatistics, TokenReport
+from personax.data.reports import AccountingReport, RunStatistics, TokenReport
 from personax.data.rich import persona_from
 from personax.data.state import build_state, parse_state
 
@@ -135,6 +135,7 @@ KINDS: dict[str, tuple[frozenset[str], Callable[[Fields], Any]]] = {
     "released": (frozenset({"id", "role_utterances"}), ReleasedRecord.from_json),
     "statistics": (frozenset({"total_samples", "avg_turns"}), RunStatistics.from_json),
     "token_usage": (frozenset({"records", "statistics"}), TokenReport.from_json),
+    "accounting": (frozenset({"totals", "tokens_by_module"}), AccountingReport.from_json),
 }
 
 

@@ -73,3 +73,24 @@ class TokenReport:
         for c in self.calls:
             totals[getattr(c, attr)] += c.input_tokens + c.output_tokens
         return dict(totals)
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountingReport:
+    """personax's own `token_usage.json` (llm.accounting): totals and tokens per module."""
+    calls: int
+    tokens: int
+    cost_usd: float
+    tokens_by_module: dict[str, int]
+
+    @classmethod
+    def from_json(cls, f: Fields) -> "AccountingReport":
+        totals = f.sub("totals")
+        tokens = totals.get("tokens", int)
+        if tokens != totals.get("prompt_tokens", int) + totals.get("completion_tokens", int):
+            raise totals.error("tokens", "expected prompt_tokens + completion_tokens")
+        by_module = f.sub("tokens_by_module")
+        modules = {k: by_module.get(k, int) for k in by_module.obj}
+        if sum(modules.values()) != tokens:
+            raise f.error("tokens_by_module", f"expected to sum to totals.tokens ({tokens})")
+        return cls(totals.get("calls", int), tokens, totals.get("cost_usd", float), modules)

@@ -98,12 +98,22 @@ def _tokens(loaded: Loaded) -> Summary:
     return Summary(lines, 0)
 
 
+def _accounting(loaded: Loaded) -> Summary:
+    (report,) = loaded.records
+    lines = [f"calls: {report.calls} tokens: {report.tokens} cost_usd: {report.cost_usd:.4f}"]
+    for name, n in sorted(report.tokens_by_module.items(), key=lambda kv: -kv[1]):
+        lines.append(f"tokens by module {name}: {n} ({n / max(report.tokens, 1):.3f})")
+    return Summary(lines, 0)
+
+
 SUMMARIZERS: dict[str, Callable[[Loaded], Summary]] = {
     "rich": _conversations, "released": _conversations, "example": _examples, "sft": _sft, "rl": _rl,
-    "statistics": _statistics, "token_usage": _tokens}
+    "statistics": _statistics, "token_usage": _tokens, "accounting": _accounting}
 
 
 def record_count(loaded: Loaded) -> int:
     if loaded.kind == "token_usage" and loaded.records:
         return len(loaded.records[0].calls)
+    if loaded.kind == "accounting" and loaded.records:
+        return loaded.records[0].calls
     return len(loaded.records)
