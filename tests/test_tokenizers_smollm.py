@@ -178,3 +178,17 @@ def test_ids_match_on_real_ppopt_items(ours, hf_fast, shared_data):
         ids = ours.encode(text)
         assert ids == hf_fast.encode(text).ids
         assert ours.decode(ids) == text
+
+
+def test_long_unbroken_word_matches_hf_in_near_linear_time(ours, hf_fast):
+    import random
+    import string
+    import time
+
+    rng = random.Random(0)
+    word = "".join(rng.choice(string.ascii_letters) for _ in range(30_000))  # one pre-token, like a pasted hash
+    start = time.perf_counter()
+    ids = ours.encode(word)
+    elapsed = time.perf_counter() - start
+    assert ids == hf_fast.encode(word).ids
+    assert elapsed < 5.0, f"{elapsed:.1f}s: merging looks quadratic"  # a quadratic merge loop takes ~minutes

@@ -1,6 +1,7 @@
 """The BPE merge loop over one pre-tokenized word, with a per-word cache."""
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 _CACHE_LIMIT = 200_000
@@ -20,25 +21,26 @@ class BPEModel:
         self._cache: dict[str, tuple[int, ...]] = {}
 
     def _merge(self, word: str) -> list[str]:
-        symbols = list(word)
-        ranks = self.ranks
-        while len(symbols) > 1:
-            best = min(range(len(symbols) - 1), key=lambda i: ranks.get((symbols[i], symbols[i + 1]), 1 << 62))
-            pair = (symbols[best], symbols[best + 1])
-            if pair not in ranks:
-                break
-            merged, i = symbols[:best], best
-            # Every occurrence of the best pair merges in one left-to-right pass, as in the heap order of
-            # `tokenizers` (same rank, increasing position).
-            while i < len(symbols):
-                if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
-                    merged.append(pair[0] + pair[1])
-                    i += 2
-                else:
-                    merged.append(symbols[i])
-                    i += 1
-            symbols = merged
-        return symbols
+        # Lowest rank first, then leftmost, as `tokenizers` does; a heap over a linked list keeps long words
+        # (hashes, base64, runs of symbols) at n log n instead of n^2.
+        symbols: list[str | None] = list(word)
+        n, ranks = len(symbols), self.ranks
+        nxt, prev = list(range(1, n + 1)), list(range(-1, n - 1))
+        heap = [(ranks[pair], i, *pair) for i in range(n - 1) if (pair := (symbols[i], symbols[i + 1])) in ranks]
+        heapq.heapify(heap)
+        while heap:
+            _, i, left, right = heapq.heappop(heap)
+            j = nxt[i]
+            if symbols[i] != left or j >= n or symbols[j] != right:
+                continue  # stale: one side was merged into something else since this entry was pushed
+            symbols[i], symbols[j] = left + right, None
+            nxt[i] = nxt[j]
+            if nxt[i] < n:
+                prev[nxt[i]] = i
+            for a, b in ((prev[i], i), (i, nxt[i])):
+                if a >= 0 and b < n and (pair := (symbols[a], symbols[b])) in ranks:
+                    heapq.heappush(heap, (ranks[pair], a, *pair))
+        return [s for s in symbols if s is not None]
 
     def _ids(self, symbols: list[str]) -> tuple[int, ...]:
         ids = []
