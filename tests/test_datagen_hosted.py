@@ -3,6 +3,7 @@ import asyncio
 import json
 
 from data_gen.config import role
+from data_gen.llm_roles import LLMAssistant
 from data_gen.configfile import load_config
 from data_gen.runner import generate
 from personax.llm.local_server import FaultPlan, LocalChatServer
@@ -25,9 +26,12 @@ def hosted_config(base_url, personas=4, per_persona=2):
 
 
 def test_hosted_run_with_30_percent_faults_completes(tmp_path):
+    """Also checks what the assistant is shown."""
     with LocalChatServer(datagen_responder, faults=FaultPlan.mixed(0.3, seed=1), hang_s=1.0) as srv:
         result = asyncio.run(generate(hosted_config(srv.base_url), tmp_path))
         faults = sum(srv.stats.faults.values())
+        srv_received = list(srv.received)
+        to_assistant = [r for r in srv_received if r["messages"][0]["content"] == LLMAssistant.SYSTEM]
     assert result.done == result.planned == 8 and not result.failed
     totals = result.tokens["totals"]
     assert faults > 0 and totals["retries"] >= faults - totals["failed_requests"] > 0
@@ -37,8 +41,14 @@ def test_hosted_run_with_30_percent_faults_completes(tmp_path):
     assert set(report["tokens_by_module"]) == {"style_transfer", "user_simulator", "assistant", "distractor"} | (
         {"others_resolution"} & set(report["tokens_by_module"]))
     assert totals["cost_usd"] > 0
-    models = {json.loads(l)["metadata"]["assistant_model"]["model"] for l in result.paths["rich"].read_text().splitlines()}
-    assert models <= {"local-a", "local-b"}
+    rich = [json.loads(l) for l in result.paths["rich"].read_text().splitlines()]
+    assert {r["metadata"]["assistant_model"]["model"] for r in rich} <= {"local-a", "local-b"}
+    # The assistant is never shown the persona: no "dimension: value" line reaches it.
+    traits = {f"{d}: {v}" for r in rich for d, v in r["persona_features"].items()}
+    seen = " ".join(m["content"] for r in to_assistant for m in r["messages"])
+    assert to_assistant and not [t for t in traits if t in seen]
+    others = " ".join(m["content"] for r in srv_received if r not in to_assistant for m in r["messages"])
+    assert [t for t in traits if t in others]  # while the user simulator does see them
 
 
 def test_rerun_is_answered_by_the_cache(tmp_path):

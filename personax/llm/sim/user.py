@@ -32,6 +32,13 @@ def compose(openers: list[str], body: str, inline: list[str]) -> str:
     return " ".join([*openers, body, *(sentence(c) for c in inline)]).strip()
 
 
+def _known(value: str, allowed: Sequence[str], fallback: str) -> str:
+    """The seed's own label when the bank has it (seeds from files may carry none)."""
+    if value in allowed:
+        return value
+    return fallback if fallback in allowed else allowed[0]
+
+
 class SimStyleTransfer:
     def __init__(self, seed: int = 0, express_scale: float = 1.0, world: World | None = None):
         self.seed, self.scale, self.world = seed, express_scale, world or load_world()
@@ -47,9 +54,7 @@ class SimStyleTransfer:
         fillers = rng.sample(self.world["user"]["fillers"], len(self.world["user"]["fillers"]))
         while len(text.split()) < target_words and fillers:
             text += " " + fillers.pop()
-        domain = seed.domain if seed.domain in domains else rng.choice(list(domains))
-        scenario = seed.scenario if seed.scenario in scenarios else rng.choice(list(scenarios))
-        return AdaptedQuery(text, domain, scenario)
+        return AdaptedQuery(text, _known(seed.domain, domains, "general"), _known(seed.scenario, scenarios, "casual"))
 
 
 class SimUserSimulator:
