@@ -114,8 +114,9 @@ def test_iterator_checkpoint_restores_exactly():
     exs = [example(i, 4 + i % 7, 2 + i % 5) for i in range(40)]
     cfg = PipelineConfig(max_len=48, batch_size=2, pack=True, num_packing_bins=3, num_epochs=2,
                          seed=7)
+    assert sum(1 for _ in build_pipeline(exs, TOK, cfg)) == 40  # two epochs of 20 batches
     it = iter(build_pipeline(exs, TOK, cfg))
-    for _ in range(5):
+    for _ in range(17):  # the restored stretch crosses into the second epoch
         next(it)
     state = it.get_state()
     expected = [next(it) for _ in range(6)]
