@@ -76,6 +76,11 @@ class _Run:
         self.invocation = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         self.bar: tqdm.tqdm | None = None
         self._last_report = 0.0
+        # Attempts failed in earlier invocations are not repeated: a retry must not be answered
+        # from the cache with the reply that failed before.
+        self.failed_before = collections.Counter(
+            json.loads(line)["conv_id"] for line in
+            (p["failures"].read_text(encoding="utf-8").splitlines() if p["failures"].exists() else []) if line.strip())
 
     def _log_failure(self, plan: ConversationPlan, attempt: int, exc: BaseException) -> None:
         self.errors += 1
@@ -86,7 +91,8 @@ class _Run:
 
     async def one(self, plan: ConversationPlan, sem: asyncio.Semaphore) -> bool:
         async with sem:
-            for attempt in range(self.cfg.conversation_retries):
+            first = self.failed_before[plan.conv_id]
+            for attempt in range(first, first + self.cfg.conversation_retries):
                 try:
                     record = await simulate(plan, self.roles, self.sim_cfg, attempt)
                 except Exception as exc:  # any failure costs this attempt only, never the run

@@ -191,3 +191,22 @@ def test_a_second_run_on_the_same_workdir_is_refused(tmp_path):
         with pytest.raises(WorkdirBusy, match="another run"):
             run(tmp_path, num_personas=2)
     assert run(tmp_path, num_personas=2).done == 10  # released again once the holder is gone
+
+
+def test_rerun_after_failures_tries_new_attempts(tmp_path, monkeypatch):
+    from data_gen import backends
+    from personax.llm.sim.assistant import SimAssistant
+
+    class Broken(SimAssistant):
+        async def reply(self, model, conversation, key):
+            if "_builtin-" in key and "#" in key and int(key.rsplit("/", 1)[0].rsplit("#", 1)[1]) < 3:
+                raise ConnectionError("attempts 0-2 always fail")
+            return await super().reply(model, conversation, key)
+
+    monkeypatch.setitem(backends.SIM, "assistant", lambda seed, scale: Broken(seed))
+    first = run(tmp_path, num_personas=2, supplement_rounds=0)
+    assert first.done == 0 and len(first.failed) == 10
+    second = run(tmp_path, num_personas=2, supplement_rounds=0)
+    assert second.done == 10  # attempts 3.. are new, so the second invocation succeeds
+    attempts = [json.loads(l)["attempt"] for l in second.paths["failures"].read_text().splitlines()]
+    assert sorted(set(attempts)) == [0, 1, 2]
