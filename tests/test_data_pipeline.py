@@ -172,3 +172,21 @@ def test_tfds_data_source_feeds_grain(tmp_path, shared_data):
     prepare(tmp_path, "conversations", {"train": convs})
     source = tfds.data_source("personax_atlas/conversations", data_dir=str(tmp_path), split="train")
     assert len(source) == 25 and len(example_dataset(source)) == 5
+
+
+def test_a_personax_tokenizer_with_a_chatml_template(tmp_path, shared_data):
+    from personax.tokenizers import train_sentencepiece
+    exs = to_examples(load(shared_data / "ppopt_official" / "sft_train.sample.jsonl"))[:4]
+    tok = train_sentencepiece([e.input for e in exs] + [e.output for e in exs],
+                              str(tmp_path / "sp.model"), vocab_size=400, model_type="bpe",
+                              chat_template="chatml")
+    (b,) = list(build_pipeline(exs[:2], tok, PipelineConfig(max_len=16384, batch_size=2,
+                                                             shuffle=False)))
+    for row, e in enumerate(exs[:2]):
+        tokens, mask = b["tokens"][row], b["loss_mask"][row]
+        completion = tok.decode(tokens[mask == 1].tolist(), skip_special_tokens=False)
+        assert completion.startswith("<REASONING>") and "</PROMPT><|im_end|>" in completion
+        n = int(b["segment_ids"][row].sum())
+        prompt = tok.decode(tokens[:n][mask[:n] == 0].tolist(), skip_special_tokens=False)
+        assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_start|>assistant\n")
+        assert (tokens[n:] == tok.pad_id).all()

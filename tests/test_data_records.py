@@ -100,6 +100,8 @@ def test_constructed_record_serialises_per_message_noise():
     (lambda o: o["full_conversation"][0]["metadata"].update(was_noised="no"),
      "full_conversation[0].metadata.was_noised': expected a boolean"),
     (lambda o: o["prompt_trajectory"].append("x"), "prompt_trajectory"),
+    (lambda o: o.update(initial_query="other"), "initial_query': expected the clean version"),
+    (lambda o: o["full_conversation"][0].pop("metadata"), "full_conversation[0].metadata.turn"),
 ])
 def test_malformed_rich_records_name_the_field(authors_rich, edit, where_field):
     obj = copy.deepcopy(authors_rich[0])

@@ -198,6 +198,9 @@ class RichRecord:
         if f.has("num_turns") and f.get("num_turns", int) != rec.num_turns:
             raise f.error("num_turns", f"expected {rec.num_turns} (the assistant replies), "
                           f"got {f.obj['num_turns']}")
+        first_clean = messages[0].clean_version
+        if first_clean is not None and first_clean != rec.initial_query:
+            raise f.error("initial_query", "expected the clean version of the first message")
         users = [m.content for m in messages if m.role == "user"]
         if f.has("prompt_trajectory") and f.strings("prompt_trajectory") != users:
             raise f.error("prompt_trajectory", "expected the user messages of full_conversation")
