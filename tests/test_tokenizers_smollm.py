@@ -160,6 +160,15 @@ def test_default_system_prompt_only_without_system_message(ours):
     assert without.endswith("<|im_start|>assistant\n")
 
 
+def test_open_gguf_reader_is_reused(ours, gguf_path):
+    import gguf
+
+    from personax.tokenizers import load_gguf
+
+    again = load_gguf(gguf_path, reader=gguf.GGUFReader(str(gguf_path)))
+    assert again.encode(CORPUS[0]) == ours.encode(CORPUS[0]) and again.chat_template == ours.chat_template
+
+
 def test_exported_config_round_trips_through_our_loader(ours, exported):
     again = load_tokenizer(exported)
     assert again.chat_template == ours.chat_template

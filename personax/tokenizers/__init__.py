@@ -12,6 +12,7 @@ Public API (stable; see docs/tokenizers.md):
     tok.stop_token_ids                    # end-of-turn tokens of the template, then EOS
     tok.set_chat_template("chatml")       # a BUILTIN_TEMPLATES name or a jinja source
 
+    load_gguf(path, reader=open_reader)   # reuse a gguf.GGUFReader the model loader already opened
     save_hf_tokenizer(tok, folder)        # files transformers.AutoTokenizer loads to the same ids (BPE: tokenizer.json;
                                           # sentencepiece BPE trained here: tokenizer.model + GemmaTokenizer config)
     train_sentencepiece(texts, "m.model", vocab_size=8000, model_type="bpe", chat_template="chatml")

@@ -36,15 +36,17 @@ GGUF_PRE_TOKENIZERS: dict[str, tuple[dict, bool]] = {
 _CONTROL, _USER_DEFINED = 3, 4  # llama.cpp token types that are added tokens rather than BPE tokens
 
 
-def read_fields(path: pathlib.Path) -> dict:
+def read_fields(path: pathlib.Path, reader=None) -> dict:
+    """The `tokenizer.*` metadata; pass an open `gguf.GGUFReader` to skip re-indexing the file (seconds)."""
     import gguf  # heavy import, only needed here
 
-    if not path.is_file():
-        raise TokenizerError(f"{path}: file not found; expected a GGUF model file")
-    try:
-        reader = gguf.GGUFReader(str(path))
-    except Exception as e:  # the reader raises ValueError/struct errors/OSError for a truncated or foreign file
-        raise TokenizerError(f"{path}: not a readable GGUF file ({type(e).__name__}: {e})") from None
+    if reader is None:
+        if not path.is_file():
+            raise TokenizerError(f"{path}: file not found; expected a GGUF model file")
+        try:
+            reader = gguf.GGUFReader(str(path))
+        except Exception as e:  # ValueError/struct errors/OSError for a truncated or foreign file
+            raise TokenizerError(f"{path}: not a readable GGUF file ({type(e).__name__}: {e})") from None
     return {k: f.contents() for k, f in reader.fields.items() if k.startswith("tokenizer.")}
 
 
@@ -90,10 +92,11 @@ def bpe_from_fields(meta: dict, path: pathlib.Path) -> BPETokenizer:
         source=str(path))
 
 
-def load_gguf(path: str | pathlib.Path) -> Tokenizer:
+def load_gguf(path: str | pathlib.Path, reader=None) -> Tokenizer:
+    """The tokenizer embedded in a GGUF file; `reader`: the file's `gguf.GGUFReader` if one is already open."""
     builders = {"gpt2": bpe_from_fields, "llama": sentencepiece_from_fields}
     path = pathlib.Path(path)
-    meta = read_fields(path)
+    meta = read_fields(path, reader)
     kind = meta.get("tokenizer.ggml.model")
     if "tokenizer.ggml.tokens" not in meta:
         raise TokenizerError(f"{path}: no tokenizer.ggml.tokens in the GGUF metadata; expected an embedded tokenizer")
