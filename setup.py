@@ -17,12 +17,13 @@ CORE = [
     "gguf>=0.10",
     "regex>=2023.0",
     "tqdm>=4.66",
+    "jinja2>=3.1",  # chat templates shipped with models are jinja
+    "openai>=1.50",  # hosted LLM roles (imported only when a hosted backend is configured)
 ]
 
 EXTRAS = {
     # Reference implementations for parity tests and benchmarks (CPU torch build).
     "dev": ["pytest>=8", "pytest-timeout>=2.3", "torch==2.13.0", "transformers>=4.46,<6", "tokenizers>=0.20"],
-    "hosted": ["openai>=1.50"],
     "bench": ["torch==2.13.0", "transformers>=4.46,<6"],
     "tpu": ["jax[tpu]>=0.10.2,<0.11"],
     "gpu": ["jax[cuda12]>=0.10.2,<0.11"],
