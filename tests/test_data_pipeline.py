@@ -190,3 +190,28 @@ def test_a_personax_tokenizer_with_a_chatml_template(tmp_path, shared_data):
         prompt = tok.decode(tokens[:n][mask[:n] == 0].tolist(), skip_special_tokens=False)
         assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_start|>assistant\n")
         assert (tokens[n:] == tok.pad_id).all()
+
+
+def test_iterator_saves_and_restores_through_orbax(tmp_path):
+    ocp = pytest.importorskip("orbax.checkpoint")
+    exs = [example(i, 3 + i % 7, 2 + i % 5) for i in range(30)]
+    cfg = PipelineConfig(max_len=40, batch_size=2, pack=True, seed=3)
+
+    def manager():
+        return ocp.CheckpointManager(tmp_path, item_handlers={
+            "data": grain.checkpoint.CheckpointHandler()})
+
+    it = iter(build_pipeline(exs, TOK, cfg))
+    for _ in range(3):
+        next(it)
+    saver = manager()
+    saver.save(3, args=ocp.args.Composite(data=grain.checkpoint.CheckpointSave(it)))
+    saver.wait_until_finished()
+    expected = [next(it) for _ in range(4)]
+    resumed = iter(build_pipeline(exs, TOK, cfg))
+    restorer = manager()
+    restorer.restore(restorer.latest_step(),
+                     args=ocp.args.Composite(data=grain.checkpoint.CheckpointRestore(resumed)))
+    for want, got in zip(expected, (next(resumed) for _ in range(4))):
+        for key in want:
+            np.testing.assert_array_equal(want[key], got[key])
