@@ -83,3 +83,13 @@ def test_inspect_user_errors(capsys, tmp_path):
     weird.write_text('{"hello": 1}\n')
     assert main(["data", "inspect", str(weird)]) == 2
     assert "unrecognised record" in capsys.readouterr().err
+
+
+def test_inspect_counts_example_state_mismatches(capsys, tmp_path, shared_data):
+    recs = load(shared_data / "ppopt_official" / "train_samples.sample.json").records
+    lines = [e.to_json() for e in build_examples(recs)[0]]
+    lines[1]["original_query"] += " (edited)"
+    path = tmp_path / "examples.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rc, out, _ = inspect(capsys, path)
+    assert rc == 1 and out[-1] == "records=5 personas=5 errors=1"

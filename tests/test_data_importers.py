@@ -19,7 +19,6 @@ def test_every_sample_file_loads(shared_data, name):
 
 def test_rl_states_fields_and_persona_ids(shared_data):
     states = load(shared_data / "ppopt_official" / "rl_states.sample.jsonl").records
-    assert all(s.rebuilt_matches() for s in states)
     assert states[0].persona_id == "persona_20260201_171224_0361d5603bc1"
     assert len({s.persona_id for s in states}) == 40
 

@@ -18,7 +18,7 @@ from personax.data.fields import Fields, RecordError
 from personax.data.records import ReleasedRecord, RichRecord
 from personax.data.reports import AccountingReport, RunStatistics, TokenReport
 from personax.data.rich import persona_from
-from personax.data.state import build_state, parse_state
+from personax.data.state import parse_state
 
 
 def _decode(raw: bytes, where: str) -> Any:
@@ -114,9 +114,6 @@ class RLState:
         # The authors' state ids are 'interaction_<persona id>_<date>_<time>_<microseconds>'.
         m = _STATE_ID.match(self.state_id)
         return m.group(1) if m else self.state_id
-
-    def rebuilt_matches(self) -> bool:
-        return build_state(self.history_texts, self.original_query) == self.input
 
     def to_example(self) -> PPOptExample:
         return PPOptExample(state_id=self.state_id, persona_id=self.persona_id, persona=self.persona,

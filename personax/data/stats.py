@@ -10,6 +10,7 @@ from personax.data.examples import build_examples
 from personax.data.importers import Loaded
 from personax.data.policy_io import count_statuses, parse_output
 from personax.data.records import ReleasedRecord, RichRecord, to_released
+from personax.data.state import build_state
 
 
 @dataclasses.dataclass
@@ -66,7 +67,8 @@ def _sft(loaded: Loaded) -> Summary:
 def _rl(loaded: Loaded) -> Summary:
     recs = loaded.records
     problems = [f"{r.state_id}: input differs from the state rebuilt from history_texts and "
-                f"original_query" for r in recs if not r.rebuilt_matches()]
+                f"original_query" for r in recs
+                if build_state(r.history_texts, r.original_query) != r.input]
     lines = [describe("history sessions", [len(r.history_texts) for r in recs]),
              describe("user turns per session", [t.count("\n\nUser: ") + 1 for r in recs
                                                  for t in r.history_texts]),
@@ -78,9 +80,12 @@ def _rl(loaded: Loaded) -> Summary:
 def _examples(loaded: Loaded) -> Summary:
     recs = loaded.records
     parsed = [parse_output(r.output, r.original_query) for r in recs if r.output is not None]
+    problems = [f"{r.state_id}: input differs from the state rebuilt from history_texts and "
+                f"original_query" for r in recs
+                if build_state(r.history_texts, r.original_query) != r.input]
     return Summary([describe("history sessions", [len(r.history_texts) for r in recs]),
                     f"labelled: {len(parsed)}/{len(recs)} output parse: {count_statuses(parsed)}"],
-                   len({r.persona_id for r in recs}))
+                   len({r.persona_id for r in recs}), problems)
 
 
 def _statistics(loaded: Loaded) -> Summary:
