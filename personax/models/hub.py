@@ -18,6 +18,7 @@ from personax.models.weights.gguf_source import open_gguf
 from personax.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 
 Locator = Callable[[], pathlib.Path]
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 _CHECKPOINTS: dict[str, Locator] = {}
 
 
@@ -69,19 +70,17 @@ def load(name_or_path: str | pathlib.Path, *, param_dtype: str | None = None, dt
     """(model, config, tokenizer or None). `param_dtype`/`dtype` override the checkpoint's dtypes."""
     path = resolve(name_or_path)
     overrides = {k: v for k, v in (("param_dtype", param_dtype), ("dtype", dtype)) if v}
-    model, cfg = (load_hf if path.is_dir() else load_gguf)(path, overrides, place)
-    return model, cfg, _tokenizer(path)
+    if path.is_dir():
+        model, cfg = load_hf(path, overrides, place)
+        has_tokenizer = any((path / f).is_file() for f in TOKENIZER_FILES)
+    else:
+        reader = open_gguf(path)
+        model, cfg = load_gguf(path, overrides, place, reader)
+        has_tokenizer = "tokenizer.ggml.model" in reader.fields
+    return model, cfg, _tokenizer(path) if has_tokenizer else None
 
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
-
-
-def _tokenizer(path: pathlib.Path) -> Tokenizer | None:
-    """The tokenizer shipped with the weights; None for a weights-only folder or GGUF."""
-    if path.is_dir() and not any((path / f).is_file() for f in TOKENIZER_FILES):
-        return None
-    if path.is_file() and "tokenizer.ggml.model" not in open_gguf(path).fields:
-        return None
+def _tokenizer(path: pathlib.Path) -> Tokenizer:
     try:
         return load_tokenizer(path)
     except TokenizerError as e:

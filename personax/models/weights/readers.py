@@ -5,6 +5,8 @@ import json
 import pathlib
 from typing import Any
 
+from gguf import GGUFReader
+
 from personax.models.config import ModelConfig
 from personax.models.transformer import DecoderLM
 from personax.models.weights.errors import ModelLoadError
@@ -37,8 +39,9 @@ def load_hf(folder: pathlib.Path, overrides: dict[str, Any] | None = None,
     return load_model(cfg, SafetensorsSource(folder), place), cfg
 
 
-def load_gguf(path: pathlib.Path, overrides: dict[str, Any] | None = None,
-              place: Place | None = None) -> tuple[DecoderLM, ModelConfig]:
-    source = GGUFSource(path)
+def load_gguf(path: pathlib.Path, overrides: dict[str, Any] | None = None, place: Place | None = None,
+              reader: GGUFReader | None = None) -> tuple[DecoderLM, ModelConfig]:
+    """`reader`: the file already opened (parsing a GGUF's metadata takes seconds)."""
+    source = GGUFSource(path, reader)
     cfg = source.cfg.replace(**(overrides or {}))
     return load_model(cfg, source, place), cfg
