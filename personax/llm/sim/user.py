@@ -9,7 +9,7 @@ import random
 from typing import Sequence
 
 from data_gen.roles import AdaptedQuery, UserReaction
-from data_gen.seeds import SeedQuery
+from data_gen.seeds import QUERY_WORDS, SeedQuery
 from personax.llm.base import Message
 from personax.llm.sim.rng import derive
 from personax.llm.sim.text import content_phrases, sentence
@@ -32,6 +32,20 @@ def compose(openers: list[str], body: str, inline: list[str]) -> str:
     return " ".join([*openers, body, *(sentence(c) for c in inline)]).strip()
 
 
+def pad(text: str, target_words: int, fillers: Sequence[str], rng: random.Random) -> str:
+    """Adds context sentences until the message is about as long as this user writes."""
+    pool = rng.sample(list(fillers), len(fillers))
+    while len(text.split()) < target_words and pool:
+        text += " " + pool.pop()
+    return text
+
+
+def followup_words(persona: dict[str, str], rng: random.Random) -> int:
+    """Follow-ups run from the bottom to the middle of the user's query-length band."""
+    lo, hi = QUERY_WORDS.get(persona.get("query_length_pref", ""), QUERY_WORDS["short"])
+    return rng.randint(lo, (lo + hi) // 2)
+
+
 def _known(value: str, allowed: Sequence[str], fallback: str) -> str:
     """The seed's own label when the bank has it (seeds from files may carry none)."""
     if value in allowed:
@@ -50,10 +64,7 @@ class SimStyleTransfer:
         if mode == "partial":
             dims = rng.sample(dims, min(len(dims), rng.randint(2, 4)))
         openers, inline = pick_cues(self.world, persona, dims, self.scale, rng)
-        text = compose(openers, seed.text, inline)
-        fillers = rng.sample(self.world["user"]["fillers"], len(self.world["user"]["fillers"]))
-        while len(text.split()) < target_words and fillers:
-            text += " " + fillers.pop()
+        text = pad(compose(openers, seed.text, inline), target_words, self.world["user"]["fillers"], rng)
         return AdaptedQuery(text, _known(seed.domain, domains, "general"), _known(seed.scenario, scenarios, "casual"))
 
 
@@ -69,10 +80,12 @@ class SimUserSimulator:
         rng = derive(self.seed, "user", key)
         cfg = self.world["user"]
         slot = rng.choice(seed.slots or content_phrases(seed.text) or ["this"])
+        words = followup_words(persona, rng)
         if self._unusable(conversation[-1].content) and turns_done < max_turns:
-            return UserReaction(False, rng.choice(cfg["restate"]).format(slot=slot))
+            return UserReaction(False, pad(rng.choice(cfg["restate"]).format(slot=slot), words, cfg["fillers"], rng))
         if turns_done >= target_turns:
             return UserReaction(True, None)
         openers, inline = pick_cues(self.world, persona, sorted(expressed_cues(self.world, persona)),
                                     self.scale * cfg["followup_cue_scale"], rng)
-        return UserReaction(False, compose(openers, rng.choice(cfg["followups"]).format(slot=slot), inline))
+        body = compose(openers, rng.choice(cfg["followups"]).format(slot=slot), inline)
+        return UserReaction(False, pad(body, words, cfg["fillers"], rng))
