@@ -93,3 +93,14 @@ def test_inspect_counts_example_state_mismatches(capsys, tmp_path, shared_data):
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     rc, out, _ = inspect(capsys, path)
     assert rc == 1 and out[-1] == "records=5 personas=5 errors=1"
+
+
+def test_inspect_counts_personas_whose_conversations_disagree(capsys, tmp_path, shared_data):
+    recs = load(shared_data / "ppopt_official" / "train_samples.sample.json").records
+    lines = [to_released(r).to_json() for r in recs]
+    lines[6]["persona"]["tone_pref"] = "blunt"
+    path = tmp_path / "atlas.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rc, out, _ = inspect(capsys, path)
+    assert rc == 1 and out[-1] == "records=25 personas=5 errors=1"
+    assert f"error: persona {lines[6]['persona_id']}: its conversations disagree" in out[-2]

@@ -47,7 +47,7 @@ def item_to_example(obj: Any, where: str) -> PPOptExample:
 
 
 def _from_items(items: Any, name: str) -> grain.MapDataset:
-    first = decode_item(items[0], f"{name}[0]") if len(items) else None
+    first = decode_item(items[0], f"{name}[0]")
     if isinstance(first, (ReleasedRecord, RichRecord)) or detect_kind(first) in _CONVERSATIONS:
         records = []
         for i in range(len(items)):

@@ -31,10 +31,21 @@ def _shares(counter: collections.Counter, total: int) -> str:
     return " ".join(f"{k}={v / total:.3f}" for k, v in sorted(counter.items())) if total else "-"
 
 
+# Inferred from each adapted query and attached per conversation (SPEC §1.3), so they may vary.
+PER_QUERY_DIMS = ("domain", "scenario")
+
+
+def _lasting(persona: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in persona.items() if k not in PER_QUERY_DIMS}
+
+
 def _conversations(loaded: Loaded) -> Summary:
     recs: list[ReleasedRecord | RichRecord] = loaded.records
     rel = [to_released(r) if isinstance(r, RichRecord) else r for r in recs]
     personas = {r.persona_id: r.persona for r in rel}
+    stable = {pid: _lasting(p) for pid, p in personas.items()}
+    problems = sorted({f"persona {r.persona_id}: its conversations disagree on the persona"
+                       for r in rel if _lasting(r.persona) != stable[r.persona_id]})
     per_persona = collections.Counter(r.persona_id for r in rel)
     lines = [describe("turns", [r.num_turns for r in rel]),
              f"turn counts: {dict(sorted(collections.Counter(r.num_turns for r in rel).items()))}",
@@ -45,8 +56,11 @@ def _conversations(loaded: Loaded) -> Summary:
     if users:
         noised = [m for m in users if m.was_noised]
         layers = collections.Counter(m.noise.layer for m in noised if m.noise)
+        strategies = collections.Counter(s for m in noised if m.noise
+                                         for s in m.noise.applied_strategies)
         lines += [f"user messages: {len(users)} noised={len(noised) / len(users):.3f}",
-                  f"noise layers: {_shares(layers, len(noised))}"]
+                  f"noise layers: {_shares(layers, len(noised))}",
+                  f"noise strategies per noised message: {_shares(strategies, len(noised))}"]
     elif rel:
         styled = sum(r.full_conversation[0].content != r.initial_query for r in rel)
         lines.append(f"initial queries sent noised: {styled / len(rel):.3f}")
@@ -54,7 +68,7 @@ def _conversations(loaded: Loaded) -> Summary:
     lines += [describe("history sessions per PPOpt example", [len(e.history_texts) for e in examples]),
               f"PPOpt examples: {build.examples} (personas without history: "
               f"{build.skipped_no_history})"]
-    return Summary(lines, len(personas))
+    return Summary(lines, len(personas), problems)
 
 
 def _sft(loaded: Loaded) -> Summary:
