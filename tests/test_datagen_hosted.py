@@ -1,6 +1,7 @@
 """The hosted path against a real local OpenAI-compatible server, with injected faults."""
 import asyncio
 import json
+import pathlib
 
 from data_gen.config import role
 from data_gen.llm_roles import LLMAssistant
@@ -9,7 +10,7 @@ from data_gen.runner import generate
 from personax.llm.local_server import FaultPlan, LocalChatServer
 from personax.llm.sim.responder import datagen_responder
 
-from tests.test_datagen_run import SIM_SMALL
+SIM_SMALL = str(pathlib.Path(__file__).resolve().parents[1] / "configs/datagen/sim_small.py")
 
 
 def hosted_config(base_url, personas=4, per_persona=2):
