@@ -64,20 +64,24 @@ def split_by_pattern(text: str, pattern: regex.Pattern, behavior: str, invert: b
     if pos < len(text):
         pieces.append((text[pos:], invert))
 
+    if behavior == "Isolated":
+        return [piece for piece, _ in pieces]
+    if behavior == "Removed":
+        return [piece for piece, is_delim in pieces if not is_delim]
+    # The merging behaviours fold over the pieces as `tokenizers` does: a delimiter joins its neighbour only
+    # when that neighbour is not a delimiter itself; Contiguous joins runs of equal kind. MergedWithNext is
+    # MergedWithPrevious read from the right.
+    backwards = behavior == "MergedWithNext"
     out: list[str] = []
-    glue_next = False
     prev_delim = False
-    for piece, is_delim in pieces:
-        if behavior == "Removed" and is_delim:
-            continue
-        if glue_next or (is_delim and behavior == "MergedWithPrevious" and out) \
-                or (is_delim and prev_delim and behavior == "Contiguous"):
-            out[-1] += piece
+    for piece, is_delim in (reversed(pieces) if backwards else pieces):
+        glue = is_delim == prev_delim if behavior == "Contiguous" else is_delim and not prev_delim
+        if glue and out:
+            out[-1] = piece + out[-1] if backwards else out[-1] + piece
         else:
             out.append(piece)
-        glue_next = is_delim and behavior == "MergedWithNext"
         prev_delim = is_delim
-    return out
+    return out[::-1] if backwards else out
 
 
 def _split(spec: dict) -> PreTokenizer:
@@ -106,7 +110,7 @@ def _byte_level(spec: dict) -> PreTokenizer:
 
     def run(splits: list[str]) -> list[str]:
         out = []
-        for s in splits:
+        for s in filter(None, splits):  # an empty split stays empty: no prefix space for it
             if prefix and not s.startswith(" "):
                 s = " " + s
             out.extend(split_by_pattern(s, gpt2, "Isolated") if gpt2 else [s])
