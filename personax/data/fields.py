@@ -74,6 +74,10 @@ class Fields:
         value = self.get(key, dict, optional=optional)
         return None if value is None else Fields(value, self.where, self.path(key))
 
+    def section(self, key: str) -> "Fields":
+        """An optional sub-object; empty when absent, so its optional fields read as defaults."""
+        return self.sub(key, optional=True) or Fields({}, self.where, self.path(key))
+
     def items(self, key: str, *, optional: bool = False, nonempty: bool = False) -> list["Fields"]:
         """A list of objects, each as Fields with its index in the path."""
         values = self.get(key, list, optional=optional, default=[])

@@ -73,7 +73,7 @@ class RichMessage:
         role = f.text("role")
         if role not in ROLES:
             raise f.error("role", f"expected one of {ROLES}, got {role!r}")
-        md = f.sub("metadata", optional=True) or Fields({}, f.where, f.path("metadata"))
+        md = f.section("metadata")
         noise = md.sub("noise_record", optional=True) or fallback_noise
         return cls(role=role, content=f.text("content"), turn=md.get("turn", int),
                    clean_version=md.text("clean_version", optional=True),
@@ -115,17 +115,13 @@ class QueryRecord:
         return dataclasses.asdict(self)
 
 
-def _authors_noise(md: Fields | None) -> dict[int, Fields]:
+def _authors_noise(md: Fields) -> dict[int, Fields]:
     """The authors keep noise records in the conversation metadata: {user turn: record}."""
     found: dict[int, Fields] = {}
-    if md is None:
-        return found
-    sem = md.sub("semantic_noise", optional=True)
-    initial = sem.sub("initial_query", optional=True) if sem else None
+    initial = md.section("semantic_noise").sub("initial_query", optional=True)
     if initial is not None:
         found[0] = initial
-    versions = md.sub("noisy_versions", optional=True)
-    for item in versions.items("followups", optional=True) if versions else []:
+    for item in md.section("noisy_versions").items("followups", optional=True):
         record = item.sub("semantic_noise", optional=True)
         if record is not None:
             found[item.get("turn", int)] = record
@@ -169,32 +165,28 @@ class RichRecord:
 
     @classmethod
     def from_json(cls, f: Fields) -> "RichRecord":
-        md = f.sub("metadata", optional=True)
+        md = f.section("metadata")
         noise = _authors_noise(md)
-        conv = f.items("full_conversation", nonempty=True)
         messages = []
-        for item in conv:
-            item_md = item.sub("metadata", optional=True)
-            turn = item_md.get("turn", int, optional=True) if item_md else None
+        for item in f.items("full_conversation", nonempty=True):
+            turn = item.section("metadata").get("turn", int, optional=True)
             fallback = noise.get(turn) if item.obj.get("role") == "user" else None
             messages.append(RichMessage.from_json(item, fallback))
         check_alternation([m.role for m in messages], f, "full_conversation")
-        assistant = md.sub("assistant_model", optional=True) if md else None
-        query = md.sub("query", optional=True) if md else None
+        assistant, query = md.section("assistant_model"), md.sub("query", optional=True)
         rec = cls(sample_id=f.text("sample_id", nonempty=True),
                   persona_id=f.text("persona_id", nonempty=True),
                   persona=persona_from(f, "persona_features"),
                   original_query=f.text("original_query"),
                   initial_query=f.text("initial_query", nonempty=True),
                   messages=tuple(messages),
-                  conversation_ended=md.get("conversation_ended", bool, optional=True,
-                                            default=True) if md else True,
-                  distractor_type=md.text("distractor_type", optional=True) if md else None,
-                  assistant_model=assistant.text("model", optional=True) if assistant else None,
-                  assistant_provider=assistant.text("provider", optional=True) if assistant else None,
+                  conversation_ended=md.get("conversation_ended", bool, optional=True, default=True),
+                  distractor_type=md.text("distractor_type", optional=True),
+                  assistant_model=assistant.text("model", optional=True),
+                  assistant_provider=assistant.text("provider", optional=True),
                   query=QueryRecord.from_json(query) if query else None,
-                  created_at=md.text("created_at", optional=True) if md else None,
-                  extra_metadata={k: v for k, v in md.obj.items() if k not in _LIFTED} if md else {})
+                  created_at=md.text("created_at", optional=True),
+                  extra_metadata={k: v for k, v in md.obj.items() if k not in _LIFTED})
         if f.has("num_turns") and f.get("num_turns", int) != rec.num_turns:
             raise f.error("num_turns", f"expected {rec.num_turns} (the assistant replies), "
                           f"got {f.obj['num_turns']}")
