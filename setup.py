@@ -34,7 +34,7 @@ setup(
     version="0.1.0",
     description="JAX/TPU-native personalized prompt optimization: PersonaGym data generation and PPOpt training.",
     packages=find_packages(include=["personax*", "data_gen*", "launch*"]),
-    package_data={"data_gen": ["*.json", "*.yaml"]},
+    package_data={"data_gen": ["*.json"], "personax.llm.sim": ["*.json"]},
     python_requires=">=3.10",
     install_requires=CORE,
     extras_require=EXTRAS,

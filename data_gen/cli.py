@@ -5,26 +5,12 @@ import argparse
 import asyncio
 import json
 
-from data_gen.configfile import ConfigError, apply_override, load_config, split_overrides
+from personax.configfile import ConfigError, apply_override, load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="a configs/datagen/*.py file (path.py or path.py:arg)")
     parser.add_argument("--workdir", required=True, help="outputs go here; rerun the same command to resume")
-    parser.set_defaults(config_overrides=[])
-    # argparse has no notion of `--config.a.b=v`; let this subcommand's parser collect them instead
-    # of rejecting them as unknown options.
-    plain = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        ns, extra = plain(args, namespace)
-        try:
-            ns.config_overrides, rest = split_overrides(extra)
-        except ConfigError as e:
-            parser.error(str(e))
-        return ns, rest
-
-    parser.parse_known_args = parse_known_args
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The `personax` command: one subcommand per stage.
 
+`--config.a.b=value` overrides are collected here for every stage (`args.config_overrides`).
 Each subcommand lives in its own module and exposes `add_arguments(parser)` and
 `run(args) -> int`; this file only maps names to modules, so adding a stage never
 touches another stage's code.
@@ -36,7 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         if name == wanted:
             modules[name] = importlib.import_module(module_name)
             modules[name].add_arguments(p)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `--config.a.b=value` overrides (ml_collections style) reach the stage as (name, value) pairs.
+    from personax.configfile import ConfigError, split_overrides
+    try:
+        args.config_overrides, rest = split_overrides(extra)
+    except ConfigError as e:
+        parser.error(str(e))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return int(modules[args.command].run(args) or 0)
     except UserError as e:
@@ -45,4 +54,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module, so stages raise and this catches the same UserError class.
+    from personax.cli import main as _main
+    sys.exit(_main())
