@@ -4,6 +4,8 @@ Each checkpoint is built with the HF config classes, every weight (norms include
 scale that gives O(1) logits, saved with `save_pretrained` and loaded by personax. The batch has a
 left-padded row and rows longer than the sliding window.
 """
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,40 @@ def test_config_fields_from_hf(tmp_path):
     assert (cfg.rope_theta, cfg.rope_local_theta) == (1e6, 1e4)
     assert (cfg.rope_scaling.kind, cfg.rope_scaling.factor) == ("linear", 2.0)
     assert cfg.query_pre_attn_scalar == 12 and cfg.tie_embeddings and cfg.qk_norm
+
+
+def test_load_onto_a_mesh_shards_each_weight_and_keeps_logits(tmp_path):
+    from personax.sharding import MeshConfig, make_mesh, spec_for
+
+    hf_model = random_hf_model("qwen2")
+    hf_model.save_pretrained(tmp_path)
+    mesh = make_mesh(MeshConfig(fsdp=4, tensor=2))
+    model, _, _ = hub.load(tmp_path, mesh=mesh)
+    kernel = model.layers[0].mlp.up.kernel[...]
+    assert kernel.sharding.spec == spec_for("layers/0/mlp/up/kernel", kernel.shape, mesh)
+    assert len(kernel.sharding.device_set) == 8 and kernel.addressable_shards[0].data.shape != kernel.shape
+    tokens_BxT, valid_BxT = batch()
+    assert_logits_match(personax_logits(model, tokens_BxT, valid_BxT), hf_logits(hf_model, tokens_BxT, valid_BxT),
+                        valid_BxT)
+
+
+@pytest.mark.parametrize("prefix, head", [("model.language_model.", "lm_head."),  # transformers 5
+                                          ("language_model.model.", "language_model.lm_head.")])  # 4
+def test_text_part_of_a_multimodal_gemma3_checkpoint(prefix, head, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    hf_model = random_hf_model("gemma3")
+    hf_model.save_pretrained(tmp_path / "text")
+    text = load_file(str(tmp_path / "text" / "model.safetensors"))
+    tensors = {(prefix + k[len("model."):]) if k.startswith("model.") else head + k[len("lm_head."):]: v
+               for k, v in text.items()}
+    tensors["model.vision_tower.patch_embedding.weight"] = np.ones((4, 4), np.float32)
+    (tmp_path / "mm").mkdir()
+    save_file(tensors, str(tmp_path / "mm" / "model.safetensors"))
+    text_config = hf_model.config.to_dict()
+    (tmp_path / "mm" / "config.json").write_text(json.dumps(
+        {"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"], "text_config": text_config}))
+    model, _, _ = hub.load(tmp_path / "mm")
+    tokens_BxT, valid_BxT = batch()
+    assert_logits_match(personax_logits(model, tokens_BxT, valid_BxT), hf_logits(hf_model, tokens_BxT, valid_BxT),
+                        valid_BxT)

@@ -1,7 +1,6 @@
 """Export: personax -> HF folder -> transformers gives personax's logits; LoRA merged; CLI."""
 import json
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from personax.models.config import get_config
 from personax.models.lora import LoRAConfig, LoRAParam, apply_lora, has_lora
 from personax.models.transformer import DecoderLM
 from personax.models.weights import save_hf
-from personax.models.weights.hf_config import FAMILIES
+from personax.models.weights.families import FAMILIES
 from personax.treepath import map_with_names
 from test_parity_hf import assert_logits_match, batch, hf_logits, personax_logits, random_hf_model
 from test_weights_gguf import write_gguf
@@ -29,13 +28,13 @@ def random_lora_model(name: str, seed: int = 0, **overrides) -> DecoderLM:
     cfg = get_config(name).replace(**overrides)
     model = DecoderLM(cfg, nnx.Rngs(seed))
     apply_lora(model, LoRAConfig(rank=4, alpha=8.0), nnx.Rngs(seed + 1))
-    keys = iter(jax.random.split(jax.random.key(seed), 1000))
+    rng = np.random.default_rng(seed)
 
     def redraw(path: str, x):
         # O(1) logits, norms off identity, and non-zero adapters B so that merging matters.
         centre = 1.0 if "norm" in path and not cfg.norm_plus_one else 0.0
         std = 0.2 if "norm" in path or "bias" in path else 0.12
-        return (centre + std * jax.random.normal(next(keys), x.shape)).astype(x.dtype)
+        return jnp.asarray(rng.normal(centre, std, x.shape), x.dtype)
 
     nnx.update(model, map_with_names(redraw, nnx.state(model, (nnx.Param, LoRAParam))))
     return model

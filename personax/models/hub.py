@@ -10,11 +10,15 @@ import importlib.util
 import pathlib
 from typing import Callable
 
+import jax
+from jax.sharding import Mesh, NamedSharding
+
 from personax.models.config import ModelConfig
 from personax.models.transformer import DecoderLM
 from personax.models.weights import ModelLoadError, gguf_config, hf_config, load_gguf, load_hf
 from personax.models.weights.fill import Place
 from personax.models.weights.gguf_source import open_gguf
+from personax.sharding import spec_for
 from personax.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 
 Locator = Callable[[], pathlib.Path]
@@ -66,10 +70,12 @@ def load_config(name_or_path: str | pathlib.Path) -> ModelConfig:
 
 
 def load(name_or_path: str | pathlib.Path, *, param_dtype: str | None = None, dtype: str | None = None,
-         place: Place | None = None) -> tuple[DecoderLM, ModelConfig, Tokenizer | None]:
-    """(model, config, tokenizer or None). `param_dtype`/`dtype` override the checkpoint's dtypes."""
+         mesh: Mesh | None = None) -> tuple[DecoderLM, ModelConfig, Tokenizer | None]:
+    """(model, config, tokenizer or None). `param_dtype`/`dtype` override the checkpoint's dtypes;
+    with a `mesh`, each weight goes straight to its shards (personax.sharding's rules)."""
     path = resolve(name_or_path)
     overrides = {k: v for k, v in (("param_dtype", param_dtype), ("dtype", dtype)) if v}
+    place = None if mesh is None else _sharded(mesh)
     if path.is_dir():
         model, cfg = load_hf(path, overrides, place)
         has_tokenizer = any((path / f).is_file() for f in TOKENIZER_FILES)
@@ -78,6 +84,10 @@ def load(name_or_path: str | pathlib.Path, *, param_dtype: str | None = None, dt
         model, cfg = load_gguf(path, overrides, place, reader)
         has_tokenizer = "tokenizer.ggml.model" in reader.fields
     return model, cfg, _tokenizer(path) if has_tokenizer else None
+
+
+def _sharded(mesh: Mesh) -> Place:
+    return lambda name, x: jax.device_put(x, NamedSharding(mesh, spec_for(name, x.shape, mesh)))
 
 
 def _tokenizer(path: pathlib.Path) -> Tokenizer:

@@ -6,29 +6,13 @@ per layer type, `layer_types`, `dtype`). Anything personax cannot run exactly is
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from personax.models.config import ModelConfig, RopeScaling
 from personax.models.weights.errors import ModelLoadError
+from personax.models.weights.families import FAMILIES
 
 
-@dataclasses.dataclass(frozen=True)
-class Family:
-    architecture: str
-    model_type: str
-    tie_default: bool  # the transformers config class default, used when config.json omits it
-    theta_default: float
-    gemma: bool = False
-
-
-FAMILIES = {
-    "llama": Family("LlamaForCausalLM", "llama", False, 10_000.0),
-    "qwen2": Family("Qwen2ForCausalLM", "qwen2", False, 10_000.0),
-    "qwen3": Family("Qwen3ForCausalLM", "qwen3", False, 10_000.0),
-    "gemma2": Family("Gemma2ForCausalLM", "gemma2", True, 10_000.0, gemma=True),
-    "gemma3": Family("Gemma3ForCausalLM", "gemma3_text", True, 1_000_000.0, gemma=True),
-}
 _BY_MODEL_TYPE = {f.model_type: name for name, f in FAMILIES.items()}
 _ACTIVATIONS = {"silu": "silu", "gelu_pytorch_tanh": "gelu_tanh", "gelu_tanh": "gelu_tanh"}
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float32"}  # f16 widened: exact
