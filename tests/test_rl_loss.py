@@ -205,3 +205,19 @@ def test_config_and_shape_errors():
         policy_loss(z, z, z, jnp.zeros(3), z > -1, LossConfig())
     with pytest.raises(ValueError, match="must be the same"):
         policy_loss(z, jnp.zeros((2, 4)), z, jnp.zeros(2), z > -1, LossConfig())
+
+
+def test_bf16_log_probs_are_computed_in_f32():
+    lp, old, ref, adv, mask = make_inputs(seed=7)
+    cfg = LossConfig()
+    want = run(cfg, lp, old, ref, adv, mask)[0]
+    args = [jnp.asarray(x, jnp.bfloat16) for x in (old, ref, adv)] + [jnp.asarray(mask)]
+    loss_fn = lambda lp_: policy_loss(lp_, *args, cfg)[0]  # noqa: E731
+    loss, grad = jax.value_and_grad(loss_fn)(jnp.asarray(lp, jnp.bfloat16))
+    assert loss.dtype == jnp.float32 and grad.dtype == jnp.bfloat16
+    assert float(loss) == pytest.approx(want, rel=0.05, abs=0.02) and np.isfinite(np.asarray(grad, np.float32)).all()
+
+
+def test_registry_refuses_a_second_variant_under_one_name():
+    with pytest.raises(ValueError, match="KL estimator 'k3' is already registered"):
+        KL_ESTIMATORS.register("k3")(lambda a, b: a)
