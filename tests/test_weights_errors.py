@@ -154,3 +154,9 @@ def test_gguf_missing_metadata(tmp_path):
     _minimal_gguf(tmp_path / "m.gguf", "llama", block_count=False)
     with raises("GGUF metadata llama.block_count is missing"):
         hub.load_config(tmp_path / "m.gguf")
+
+
+def test_inconsistent_config_names_the_file(hf_folder, tmp_path):
+    folder = copy_of(hf_folder, tmp_path, lambda c: {**c, "num_key_value_heads": 3})
+    with raises(f"{folder / 'config.json'}: n_heads=4 must be a multiple of n_kv_heads=3"):
+        hub.load_config(folder)

@@ -64,6 +64,6 @@ def load_model(cfg: ModelConfig, source: TensorSource, place: Place | None = Non
                                  f"heads={cfg.n_heads}/{cfg.n_kv_heads}x{cfg.head_dim}, ffn={cfg.ffn_dim}, "
                                  f"vocab={cfg.vocab_size})")
         x = source.get(entry.hf)
-        return place(path, np.ascontiguousarray(x.T if entry.linear else x).astype(leaf.dtype))
+        return place(path, np.ascontiguousarray(x.T if entry.linear else x).astype(leaf.dtype, copy=False))
 
     return nnx.merge(graphdef, map_with_names(read, abstract))

@@ -9,7 +9,7 @@ from gguf.quants import dequantize
 
 from personax.models.config import ModelConfig, RopeScaling
 from personax.models.layers import rope_inv_freq
-from personax.models.weights.errors import ModelLoadError
+from personax.models.weights.errors import ModelLoadError, build_config
 
 _FAMILIES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}  # general.architecture -> family
 
@@ -38,8 +38,8 @@ def config_from_gguf(reader: GGUFReader, origin: str) -> ModelConfig:
     theta = float(meta("rope.freq_base", 10_000.0))
     family = _FAMILIES[arch]
     bos, eos = _field(reader, "tokenizer.ggml.bos_token_id"), _field(reader, "tokenizer.ggml.eos_token_id")
-    return ModelConfig(
-        family=family, vocab_size=int(meta("vocab_size", int(tensors["token_embd.weight"].shape[1]))),
+    return build_config(
+        origin, family=family, vocab_size=int(meta("vocab_size", int(tensors["token_embd.weight"].shape[1]))),
         d_model=d_model, n_layers=int(meta("block_count")), n_heads=n_heads,
         n_kv_heads=int(meta("attention.head_count_kv", n_heads)), head_dim=head_dim,
         ffn_dim=int(meta("feed_forward_length")), rope_theta=theta,

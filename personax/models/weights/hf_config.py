@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from personax.models.config import ModelConfig, RopeScaling
-from personax.models.weights.errors import ModelLoadError
+from personax.models.weights.errors import ModelLoadError, build_config
 from personax.models.weights.families import FAMILIES
 
 
@@ -58,8 +58,8 @@ def config_from_hf(raw: dict[str, Any], source: str) -> ModelConfig:
         raise ModelLoadError(f"{source}: dtype {dtype!r} is not supported; expected one of {sorted(_DTYPES)}")
     window, pattern = _sliding(d, n_layers, 6 if family == "gemma3" else 2, source) if fam.gemma else (None, 0)
     eos = d.get("eos_token_id")
-    return ModelConfig(
-        family=family, vocab_size=need("vocab_size"), d_model=d_model, n_layers=n_layers,
+    return build_config(
+        source, family=family, vocab_size=need("vocab_size"), d_model=d_model, n_layers=n_layers,
         n_heads=n_heads, n_kv_heads=d.get("num_key_value_heads") or n_heads,
         head_dim=d.get("head_dim") or d_model // n_heads, ffn_dim=need("intermediate_size"),
         rope_theta=theta or fam.theta_default, rope_scaling=scaling, rope_local_theta=local_theta,
