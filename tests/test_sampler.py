@@ -18,11 +18,19 @@ def model():
 
 
 def _naive_greedy(model, prompt, n):
+    """Full forward over the whole sequence at every step, no cache. Right padding to a fixed
+    length keeps one compilation: under a causal mask later slots cannot affect earlier ones."""
+    graphdef, state = nnx.split(model)
+    length = len(prompt) + n
+
+    @jax.jit
+    def all_logits(tokens_1xL):
+        v = jnp.ones_like(tokens_1xL, bool)
+        return nnx.merge(graphdef, state)(tokens_1xL, positions_from_valid(v), causal_mask(v))[0][0]
+
     seq, logps = list(prompt), []
     for _ in range(n):
-        t = jnp.asarray([seq])
-        v = jnp.ones_like(t, bool)
-        logits = model(t, positions_from_valid(v), causal_mask(v))[0][0, -1]
+        logits = all_logits(jnp.asarray([seq + [0] * (length - len(seq))]))[len(seq) - 1]
         nxt = int(jnp.argmax(logits))
         logps.append(float(jax.nn.log_softmax(logits)[nxt]))
         seq.append(nxt)
