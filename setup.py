@@ -17,6 +17,7 @@ CORE = [
     "gguf>=0.10",
     "regex>=2023.0",
     "tqdm>=4.66",
+    "tensorboardX>=2.6",  # TensorBoard event files without TensorFlow
     "jinja2>=3.1",  # chat templates shipped with models are jinja
     "openai>=1.50",  # hosted LLM roles (imported only when a hosted backend is configured)
 ]

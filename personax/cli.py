@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("personax.commands.chat", "generate a reply with a model (registered name or path)"),
     "nll": ("personax.commands.nll", "mean negative log-likelihood and perplexity of a text file"),
     "export": ("personax.commands.export", "export a model (LoRA merged) as an HF safetensors folder"),
+    "sft": ("personax.commands.sft", "an experiment's data and SFT stages (resumable)"),
     "datagen": ("data_gen.cli", "PersonaGym: generate PersonaAtlas conversations from a config"),
     "data": ("personax.data.cli", "inspect PersonaAtlas / PPOpt data files"),
 }

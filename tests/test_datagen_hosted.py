@@ -5,7 +5,7 @@ import pathlib
 
 from data_gen.config import role
 from data_gen.llm_roles import LLMAssistant
-from data_gen.configfile import load_config
+from personax.configfile import load_config
 from data_gen.runner import generate
 from personax.llm.local_server import FaultPlan, LocalChatServer
 from personax.llm.sim.responder import datagen_responder

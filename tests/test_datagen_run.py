@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from data_gen.configfile import load_config
+from personax.configfile import load_config
 from data_gen.runner import generate
 from data_gen.store import JsonlStore
 from personax.data.records import ReleasedRecord

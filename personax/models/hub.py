@@ -20,6 +20,7 @@ from personax.models.weights.fill import Place
 from personax.models.weights.gguf_source import open_gguf
 from personax.sharding import spec_for
 from personax.tokenizers import Tokenizer, TokenizerError, load_tokenizer
+from personax.tokenizers import load_gguf as load_gguf_tokenizer
 
 Locator = Callable[[], pathlib.Path]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
@@ -79,19 +80,19 @@ def load(name_or_path: str | pathlib.Path, *, param_dtype: str | None = None, dt
     if path.is_dir():
         model, cfg = load_hf(path, overrides, place)
         has_tokenizer = any((path / f).is_file() for f in TOKENIZER_FILES)
-    else:
-        reader = open_gguf(path)
-        model, cfg = load_gguf(path, overrides, place, reader)
-        has_tokenizer = "tokenizer.ggml.model" in reader.fields
-    return model, cfg, _tokenizer(path) if has_tokenizer else None
+        return model, cfg, _tokenizer(lambda: load_tokenizer(path)) if has_tokenizer else None
+    reader = open_gguf(path)  # indexing a GGUF takes seconds: weights and tokenizer share one reader
+    model, cfg = load_gguf(path, overrides, place, reader)
+    has_tokenizer = "tokenizer.ggml.model" in reader.fields
+    return model, cfg, _tokenizer(lambda: load_gguf_tokenizer(path, reader)) if has_tokenizer else None
 
 
 def _sharded(mesh: Mesh) -> Place:
     return lambda name, x: jax.device_put(x, NamedSharding(mesh, spec_for(name, x.shape, mesh)))
 
 
-def _tokenizer(path: pathlib.Path) -> Tokenizer:
+def _tokenizer(load_fn: Callable[[], Tokenizer]) -> Tokenizer:
     try:
-        return load_tokenizer(path)
+        return load_fn()
     except TokenizerError as e:
         raise ModelLoadError(str(e)) from None

@@ -1,0 +1,34 @@
+"""The experiment config schema with defaults; each `configs/*.py` starts from `experiment()` and edits it."""
+from __future__ import annotations
+
+import ml_collections
+
+from data_gen.config import base_config as datagen_config
+from personax.models.lora import DEFAULT_TARGETS
+
+
+def experiment() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.progress = True
+    c.stages = ("data", "sft")
+
+    c.model = ml_collections.ConfigDict(dict(
+        name="smollm2-135m-instruct", init="pretrained",  # or init="scratch" with a registered config name
+        param_dtype="", dtype="",  # "" keeps the checkpoint's dtypes
+        vocab_size=512, max_seq_len=2048))  # scratch only: tokenizer size and context
+    c.lora = ml_collections.ConfigDict(dict(rank=32, alpha=64.0, dropout=0.0, targets=DEFAULT_TARGETS))
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
+
+    c.data = ml_collections.ConfigDict()
+    c.data.datagen = datagen_config()
+    c.data.datagen.progress = False
+    c.data.splits = "sft=0.45,rl=0.45,eval=0.1"  # persona-disjoint; name=count or name=fraction
+    c.data.max_history = 4
+    c.data.teacher = "sim"  # | "hosted" (then set data.teacher_role, see personax.llm.config.role_config)
+
+    c.sft = ml_collections.ConfigDict(dict(
+        steps=100, batch_size=8, grad_accum=1, max_len=4096, pack=False,
+        peak_lr=5e-5, end_lr=1e-5, warmup_steps=100, b1=0.9, b2=0.95, eps=1e-12, grad_clip=1.0,
+        log_every=1, checkpoint_every=50, keep_checkpoints=2))
+    return c

@@ -1,0 +1,85 @@
+"""The SFT stage, top to bottom: model, mesh, data, resume, loop, checkpoints.
+
+Rerunning the same command resumes from the last checkpoint (parameters, optimizer, dropout RNG
+and the Grain iterator position), so a killed run ends exactly where an uninterrupted one would.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import grain
+import jax
+import ml_collections
+from tqdm import tqdm
+
+from personax.data.examples import PPOptExample
+from personax.data.fields import Fields
+from personax.data.pipeline import PipelineConfig, build_pipeline
+from personax.sharding import MeshConfig, make_mesh, place_batch, replicated, shard_state
+from personax.train.checkpoint import Checkpointer, abstract_like
+from personax.train.data_stage import run_data
+from personax.train.metrics import MetricWriter
+from personax.train.policy import add_adapters, load_base
+from personax.train.sft import make_sft_step, sft_optimizer
+from personax.train.step import split_for_training
+
+
+def read_examples(path: pathlib.Path) -> list[PPOptExample]:
+    return [PPOptExample.from_json(Fields(json.loads(line), f"{path}:{i}"))
+            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+
+
+def sft_texts(path: pathlib.Path):
+    return lambda: (t for e in read_examples(path) for t in (e.input, e.output or ""))
+
+
+def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
+    workdir = pathlib.Path(workdir)
+    c = cfg.sft
+    sft_path = run_data(cfg, workdir)["sft"]
+    model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(sft_path))
+    add_adapters(model, cfg.lora, cfg.seed)
+    graphdef, trainable, rngs, frozen = split_for_training(model)
+    mesh = make_mesh(MeshConfig(**cfg.mesh))
+    trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
+    rngs = jax.device_put(rngs, replicated(mesh))
+    tx, schedule = sft_optimizer(c)
+    opt_state = jax.jit(tx.init)(trainable)
+
+    hosts = jax.process_count()
+    if c.batch_size % (hosts * c.grad_accum):
+        raise ValueError(f"sft.batch_size={c.batch_size} must split over {hosts} hosts x grad_accum={c.grad_accum}")
+    data = build_pipeline(str(sft_path), tok, PipelineConfig(
+        mode="sft", max_len=c.max_len, batch_size=c.batch_size // hosts, pack=c.pack, seed=cfg.seed,
+        num_epochs=None), grain.sharding.ShardOptions(jax.process_index(), hosts))
+    it = iter(data)
+
+    ckpt = Checkpointer(str(workdir / "sft" / "checkpoints"), max_to_keep=c.keep_checkpoints)
+    start = 0
+    if ckpt.latest_step() is not None:
+        r = ckpt.restore(params=abstract_like({"trainable": trainable, "rngs": rngs}),
+                         opt_state=abstract_like(opt_state))
+        trainable, rngs, opt_state, start = r["params"]["trainable"], r["params"]["rngs"], r["opt_state"], r["step"]
+        it.set_state(r["data_state"])
+    writer = MetricWriter(workdir / "sft", resume_step=start)
+    step_fn = jax.jit(make_sft_step(graphdef, tx, c.grad_accum), donate_argnums=(0, 3))
+    last = {}
+    bar = tqdm(range(start, c.steps), initial=start, total=c.steps, desc="sft", disable=not cfg.progress)
+    for step in bar:
+        t0 = time.perf_counter()
+        batch = place_batch(mesh, next(it))
+        trainable, rngs, opt_state, m = step_fn(trainable, rngs, frozen, opt_state, batch)
+        done = step + 1
+        if done % c.log_every == 0 or done == c.steps:
+            m = jax.device_get(m)
+            seconds = time.perf_counter() - t0
+            last = writer.write(done, {**m, "lr": schedule(step), "step_s": seconds,
+                                       "tokens_per_s": float(batch["segment_ids"].size) / seconds})
+            bar.set_postfix(loss=f"{last['loss']:.3f}")
+        if done % c.checkpoint_every == 0 or done == c.steps:
+            ckpt.save(done, {"trainable": trainable, "rngs": rngs}, opt_state, data_state=it.get_state())
+    ckpt.close()
+    writer.close()
+    return last
