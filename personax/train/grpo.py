@@ -1,0 +1,69 @@
+"""GRPO's jit-able pieces over (graphdef, state): completion log-probs and one policy update.
+
+A rollout row is the left-padded prompt (P slots) followed by its completion (M slots):
+`tokens_NxL`, `valid_NxL` with L = P + M. Log-probs are of the temperature-scaled distribution,
+the one the sampler drew from, so the ratio against the sampler's log-probs starts at 1.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from personax.models.transformer import causal_mask, positions_from_valid
+from personax.rl.aggregation import aggregation_count
+from personax.rl.loss import LossConfig, policy_loss
+from personax.train.losses import token_logprobs
+
+
+def completion_logprobs(model: nnx.Module, tokens_NxL, valid_NxL, prompt_len: int, temperature: float):
+    logits_NxLxV, _ = model(tokens_NxL, positions_from_valid(valid_NxL), causal_mask(valid_NxL))
+    logits_NxMxV = logits_NxLxV[:, prompt_len - 1:-1].astype(jnp.float32) / temperature
+    return token_logprobs(logits_NxMxV, tokens_NxL[:, prompt_len:])
+
+
+def make_logprob_fn(graphdef, prompt_len: int, temperature: float):
+    """logp(trainable, rngs, frozen, tokens, valid) -> logp_NxM (no gradient; sampler/ref/old passes)."""
+    def logp(trainable, rngs, frozen, tokens_NxL, valid_NxL):
+        model = nnx.merge(graphdef, trainable, rngs, frozen)
+        return completion_logprobs(model, tokens_NxL, valid_NxL, prompt_len, temperature)
+    return logp
+
+
+def make_grpo_update(graphdef, tx: optax.GradientTransformation, loss_cfg: LossConfig, prompt_len: int,
+                     temperature: float):
+    """update(trainable, rngs, frozen, opt_state, mb) -> (trainable, rngs, opt_state, metrics), where
+    every leaf of `mb` (tokens, valid, old_logp, ref_logp, advantages, mask) is [micro-batches, ...].
+    Micro-batch gradients are summed with the whole mini-batch's aggregation denominator, so the
+    update equals one pass over the mini-batch."""
+
+    def update(trainable, rngs, frozen, opt_state, mb):
+        flat_mask = mb["mask"].reshape(-1, mb["mask"].shape[-1])
+        count = aggregation_count(loss_cfg.aggregation, flat_mask)
+
+        def micro(carry, m):
+            grads_acc, rngs = carry
+
+            def objective(tr):
+                model = nnx.merge(graphdef, tr, rngs, frozen)
+                logp = completion_logprobs(model, m["tokens"], m["valid"], prompt_len, temperature)
+                loss, metrics = policy_loss(logp, m["old_logp"], m.get("ref_logp"), m["advantages"], m["mask"],
+                                            loss_cfg, count=count)
+                return loss, (metrics, nnx.state(model, nnx.RngState))
+
+            (_, (metrics, rngs)), grads = jax.value_and_grad(objective, has_aux=True)(trainable)
+            return (jax.tree.map(jnp.add, grads_acc, grads), rngs), metrics
+
+        zeros = jax.tree.map(jnp.zeros_like, trainable)
+        (grads, rngs), metrics = jax.lax.scan(micro, (zeros, rngs), mb)
+        updates, opt_state = tx.update(grads, opt_state, trainable)
+        trainable = optax.apply_updates(trainable, updates)
+        # The loss is a sum over micro-batches (each already divided by the shared count).
+        reduce = {"loss": jnp.sum, "pg_loss": jnp.sum, "tokens": jnp.sum, "sequences": jnp.sum,
+                  "ratio_max": jnp.max, "ratio_min": jnp.min}
+        summary = {k: reduce.get(k, jnp.mean)(v) for k, v in metrics.items()}
+        summary["grad_norm"] = optax.tree.norm(grads)
+        return trainable, rngs, opt_state, summary
+
+    return update
