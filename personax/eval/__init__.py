@@ -1,0 +1,1 @@
+"""Evaluation (SPEC §2.4): judges and, built on them, the harness, baselines and report."""

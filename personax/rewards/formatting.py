@@ -1,0 +1,28 @@
+"""`format`: 1 when the completion is exactly <REASONING>…</REASONING><PROMPT>…</PROMPT> with both
+parts non-empty (whitespace around the tags allowed, nothing else), else 0. Never NaN."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from personax.data.policy_io import count_statuses
+from personax.rewards.base import REWARDS, RewardContext, as_scores
+from personax.rewards.batch import RolloutBatch
+
+_WELL_FORMED = re.compile(r"\s*<reasoning>(?P<r>.*?)</reasoning>\s*<prompt>(?P<p>.*?)</prompt>\s*", re.S | re.I)
+_TAG = re.compile(r"</?(reasoning|prompt)>", re.I)
+
+
+def well_formed(text: str) -> bool:
+    match = _WELL_FORMED.fullmatch(text)
+    return bool(match and match["r"].strip() and match["p"].strip() and not _TAG.search(match["r"] + match["p"]))
+
+
+@REWARDS.register("format")
+async def format_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np.ndarray, dict[str, float]]:
+    scores_N = as_scores([float(well_formed(r.text)) for r in batch.rollouts])
+    n = max(len(batch), 1)
+    metrics = {"mean": float(scores_N.mean()) if len(batch) else 0.0, "nan": 0.0}
+    metrics |= {f"status_{k}_frac": v / n for k, v in count_statuses(r.parsed for r in batch.rollouts).items()}
+    return scores_N, metrics
