@@ -66,12 +66,16 @@ class Scanner:
                     entries[instruction.text.lower()] = (dim, value, instruction.reliability)
         for filler in world["user"]["fillers"]:
             entries.setdefault(filler.lower(), (FILLER, "", 0.0))
-        self._patterns = [(phrase_pattern(text), *meaning) for text, meaning in entries.items()]
+        # Keyed by the longest word: a plain substring test skips most regexes for a given text.
+        self._patterns = [(max(text.split(), key=len).strip(".,!?:;"), phrase_pattern(text), *meaning)
+                          for text, meaning in entries.items()]
 
     def scan(self, text: str) -> list[Ask]:
         """Every outermost match, in text order (a match inside a longer one is that one's part)."""
+        lowered = text.lower()
         found = [Ask(dim, value, rel, m.start(), m.end())
-                 for pattern, dim, value, rel in self._patterns for m in pattern.finditer(text)]
+                 for first, pattern, dim, value, rel in self._patterns if first in lowered
+                 for m in pattern.finditer(text)]
         return outermost(found)
 
 
