@@ -8,6 +8,7 @@ pretrained weights again.
 from __future__ import annotations
 
 import os
+import pathlib
 from typing import Any
 
 import jax
@@ -53,7 +54,7 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        present = set(self._manager.item_metadata(step).keys())
+        present = {p.name for p in (pathlib.Path(self.directory) / str(step)).iterdir()}
         items = {"meta": ocp.args.JsonRestore()}
         items["params"] = ocp.args.StandardRestore(params)
         if opt_state is not None and "opt_state" in present:

@@ -5,6 +5,8 @@ import ml_collections
 
 from data_gen.config import base_config as datagen_config
 from personax.models.lora import DEFAULT_TARGETS
+from personax.rewards import get_rewards_config
+from personax.rl.config import get_grpo_config
 
 
 def experiment() -> ml_collections.ConfigDict:
@@ -31,4 +33,9 @@ def experiment() -> ml_collections.ConfigDict:
         steps=100, batch_size=8, grad_accum=1, max_len=4096, pack=False,
         peak_lr=5e-5, end_lr=1e-5, warmup_steps=100, b1=0.9, b2=0.95, eps=1e-12, grad_clip=1.0,
         log_every=1, checkpoint_every=50, keep_checkpoints=2))
+
+    c.grpo = get_grpo_config()
+    c.grpo.update(dict(steps=100, lr=1e-5, b1=0.9, b2=0.99, eps=1e-8, grad_clip=1.0, max_prompt_len=3584,
+                       log_every=1, checkpoint_every=10, keep_checkpoints=2, samples_to_log=4))
+    c.rewards = get_rewards_config()
     return c

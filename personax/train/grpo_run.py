@@ -1,0 +1,147 @@
+"""The GRPO stage, top to bottom (SPEC §2.3): sample G rewrites per state, ask the deployed LLM,
+score with the configured rewards, compute group advantages, then μ passes of clipped updates
+against the stored old log-probs, with a KL penalty to the SFT policy. Resumable like SFT.
+"""
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import time
+
+import grain
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from tqdm import tqdm
+
+from personax.data.pipeline import PipelineConfig, build_pipeline
+from personax.data.policy_io import count_statuses
+from personax.rewards import build_deployed, build_judges, reward_context, reward_fn, rollout_batch
+from personax.rl.advantages import compute_advantages
+from personax.rl.batching import update_schedule
+from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, sampling_params
+from personax.rl.filtering import drop_rows, valid_rollouts
+from personax.sampler import generate
+from personax.sharding import MeshConfig, make_mesh, replicated, shard_state
+from personax.train.checkpoint import Checkpointer, abstract_like
+from personax.train.data_stage import run_data
+from personax.train.grpo import make_grpo_update, make_logprob_fn
+from personax.train.metrics import MetricWriter
+from personax.train.policy import load_base
+from personax.train.policy_init import grpo_policy
+from personax.train.sft_run import read_examples, sft_texts
+
+
+def grpo_optimizer(g: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(g.grad_clip), optax.adam(g.lr, b1=g.b1, b2=g.b2, eps=g.eps))
+
+
+def _decode(tok, tokens_NxM: np.ndarray, lengths_N: np.ndarray) -> list[str]:
+    return [tok.decode(row[:n].tolist(), skip_special_tokens=True) for row, n in zip(tokens_NxM, lengths_N)]
+
+
+def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
+    workdir = pathlib.Path(workdir)
+    g = cfg.grpo
+    paths = run_data(cfg, workdir)
+    examples = read_examples(paths["rl"])
+    model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
+    graphdef, trainable, rngs, frozen, reference, from_sft = grpo_policy(model, cfg, workdir)
+    mesh = make_mesh(MeshConfig(**cfg.mesh))
+    trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
+    rngs = jax.device_put(rngs, replicated(mesh))
+    tx = grpo_optimizer(g)
+    opt_state = jax.jit(tx.init)(trainable)
+    h, loss_cfg = batch_hierarchy(g), loss_config(g)
+    sampling = sampling_params(g, tuple(tok.stop_token_ids))
+    deployed, judges, total_reward = build_deployed(cfg.rewards), build_judges(cfg.rewards), reward_fn(cfg.rewards)
+
+    data = build_pipeline(str(paths["rl"]), tok, PipelineConfig(
+        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=cfg.seed, num_epochs=None),
+        grain.sharding.NoSharding())
+    it = iter(data)
+    ckpt = Checkpointer(str(workdir / "grpo" / "checkpoints"), max_to_keep=g.keep_checkpoints)
+    start, key, tracker = 0, jax.random.key(cfg.seed), failure_tracker(g)
+    if ckpt.latest_step() is not None:
+        r = ckpt.restore(params=abstract_like({"trainable": trainable, "rngs": rngs}),
+                         opt_state=abstract_like(opt_state))
+        trainable, rngs, opt_state, start = r["params"]["trainable"], r["params"]["rngs"], r["opt_state"], r["step"]
+        it.set_state(r["data_state"]["iterator"])
+        tracker = failure_tracker(g, recent=r["data_state"]["failures"])
+    writer = MetricWriter(workdir / "grpo", resume_step=start)
+
+    P, T = g.max_prompt_len, g.sampling.temperature
+    logp_fn = jax.jit(make_logprob_fn(graphdef, P, T))
+    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T))
+    last = {}
+    bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc="grpo", disable=not cfg.progress)
+    for step in bar:
+        t0 = time.perf_counter()
+        batch = next(it)
+        prompts, prompt_mask = batch["prompt_tokens"], batch["prompt_mask"].astype(bool)
+        full_graphdef, full_state = _whole(graphdef, trainable, rngs, frozen)
+        out = generate(full_graphdef, full_state, prompts, prompt_mask, jax.random.fold_in(key, step), sampling)
+        tokens_NxM, lengths_N = np.asarray(out.tokens_NxM), np.asarray(out.lengths_N)
+        t_rollout = time.perf_counter()
+
+        rows = [examples[int(i)] for i in np.repeat(batch["example_index"], h.group_size)]
+        texts = _decode(tok, tokens_NxM, lengths_N)
+        rollouts = asyncio.run(rollout_batch(rows, texts, deployed, cfg.rewards.concurrency))
+        R_N, components, reward_metrics = asyncio.run(
+            total_reward(rollouts, reward_context(cfg.rewards, judges, step)))
+        ok_N = np.isfinite(R_N)
+        tracker.update(~ok_N)
+        valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group)
+        adv_N, adv_metrics = compute_advantages(jnp.asarray(np.nan_to_num(R_N)), h.group_size,
+                                                g.advantage.estimator, jnp.asarray(valid_N), g.advantage.eps)
+        t_reward = time.perf_counter()
+
+        comp_mask_NxM = np.arange(tokens_NxM.shape[1])[None] < lengths_N[:, None]
+        tokens_NxL = np.concatenate([np.repeat(prompts, h.group_size, 0), tokens_NxM], 1)
+        valid_NxL = np.concatenate([np.repeat(prompt_mask, h.group_size, 0), comp_mask_NxM], 1)
+        old_logp = logp_fn(trainable, rngs, frozen, tokens_NxL, valid_NxL)
+        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "old_logp": old_logp, "advantages": adv_N,
+                        "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
+        if loss_cfg.beta > 0:
+            rollout_data["ref_logp"] = logp_fn(reference(trainable), rngs, frozen, tokens_NxL, valid_NxL)
+        gap = float(np.abs(np.asarray(old_logp) - np.asarray(out.logprobs_NxM))[comp_mask_NxM].mean())
+        update_metrics = []
+        for idx in update_schedule(h, cfg.seed, step, g.batch.shuffle):
+            mb = jax.tree.map(lambda x: jnp.asarray(x)[idx], rollout_data)
+            trainable, rngs, opt_state, m = update_fn(trainable, rngs, frozen, opt_state, mb)
+            update_metrics.append(m)
+        t_update = time.perf_counter()
+
+        done = step + 1
+        if done % g.log_every == 0 or done == g.steps:
+            m = jax.device_get(jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *update_metrics))
+            statuses = count_statuses(r.parsed for r in rollouts.rollouts)
+            n_tokens = float(comp_mask_NxM.sum())
+            last = writer.write(done, {
+                **m, **reward_metrics, **filter_metrics, **jax.device_get(adv_metrics),
+                "response_length": float(lengths_N.mean()), "stopped_frac": float(np.asarray(out.stopped_N).mean()),
+                "fallback_rate": statuses["empty"] / len(texts), "no_prompt_tag_rate": statuses["no_prompt_tag"] / len(texts),
+                "logprob_gap_sampler_trainer": gap, "rollout_s": t_rollout - t0, "reward_s": t_reward - t_rollout,
+                "update_s": t_update - t_reward, "sample_tokens_per_s": n_tokens / max(t_rollout - t0, 1e-9),
+            }, text={"rollouts": _table(rollouts, R_N, g.samples_to_log)})
+            bar.set_postfix(reward=f"{last.get('reward/total/mean', float('nan')):.3f}")
+        if done % g.checkpoint_every == 0 or done == g.steps:
+            ckpt.save(done, {"trainable": trainable, "rngs": rngs}, opt_state,
+                      data_state={"iterator": it.get_state(), "failures": tracker.state()})
+    ckpt.close()
+    writer.close()
+    return {**last, "started_from_sft": from_sft}
+
+
+def _whole(graphdef, trainable, rngs, frozen):
+    from flax import nnx
+    return nnx.split(nnx.merge(graphdef, trainable, rngs, frozen))
+
+
+def _table(rollouts, R_N, n: int) -> str:
+    rows = ["| reward | status | rewrite |", "|---|---|---|"]
+    for r, reward in list(zip(rollouts.rollouts, R_N))[:n]:
+        rows.append(f"| {reward:.3f} | {r.parsed.status} | {r.parsed.prompt[:300].replace('|', '/')} |")
+    return "\n".join(rows)

@@ -1,0 +1,50 @@
+"""Where the GRPO policy starts: the SFT result, with a fresh adapter on top of it.
+
+With LoRA, the SFT adapter is merged into the base and GRPO trains a new adapter, so the KL
+reference (the SFT policy) is the same weights with adapters off. With full fine-tuning the
+reference is a frozen copy of the SFT weights.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import jax
+import ml_collections
+from flax import nnx
+
+from personax.models.lora import merge_lora
+from personax.train.checkpoint import Checkpointer, abstract_like
+from personax.train.policy import add_adapters
+from personax.train.step import split_for_training
+
+
+def load_sft_into(model: nnx.Module, cfg: ml_collections.ConfigDict, sft_dir: pathlib.Path) -> bool:
+    """Applies the last SFT checkpoint to `model` (adapters merged); False when there is none."""
+    lora = add_adapters(model, cfg.lora, cfg.seed)
+    ckpt = Checkpointer(str(sft_dir), max_to_keep=None)
+    if ckpt.latest_step() is None:
+        if lora:
+            merge_lora(model)  # untrained adapters are zero: merging leaves the base as it was
+        return False
+    _, trainable, rngs, _ = split_for_training(model)
+    restored = ckpt.restore(params=abstract_like({"trainable": trainable, "rngs": rngs}))
+    nnx.update(model, restored["params"]["trainable"])
+    if lora:
+        merge_lora(model)
+    return True
+
+
+def grpo_policy(model: nnx.Module, cfg: ml_collections.ConfigDict, workdir: pathlib.Path):
+    """-> (graphdef, trainable, rngs, frozen, reference) where `reference(trainable)` gives the
+    trainable state of the KL reference policy."""
+    from personax.models.lora import adapters_off
+
+    started_from_sft = load_sft_into(model, cfg, workdir / "sft" / "checkpoints")
+    lora = add_adapters(model, cfg.lora, cfg.seed + 100)
+    graphdef, trainable, rngs, frozen = split_for_training(model)
+    if lora:
+        reference = adapters_off
+    else:
+        frozen_copy = jax.tree.map(lambda x: x.copy(), trainable)
+        reference = lambda _: frozen_copy  # noqa: E731
+    return graphdef, trainable, rngs, frozen, reference, started_from_sft
