@@ -72,7 +72,8 @@ def build_deployed(cfg: ml_collections.ConfigDict, *, local_deployed: ChatClient
     role = cfg.deployed
     if _backend(role, "deployed") == "sim":
         return SimDeployed(seed=role.sim.seed, cue_reliability=role.sim.cue_reliability)
-    return ChatDeployed(_client(role, "deployed", local_deployed, accounting), role_model(role, "deployed"),
+    model = role_model(role, "deployed")  # checked before any client is built
+    return ChatDeployed(_client(role, "deployed", local_deployed, accounting), model,
                         temperature=role.llm.temperature, top_p=role.llm.top_p, max_tokens=role.llm.max_tokens)
 
 
@@ -82,7 +83,8 @@ def build_judges(cfg: ml_collections.ConfigDict, *, local_judge: ChatClient | No
     if _backend(role, "judge") == "sim":
         return SimJudges()
     deployed = None if _backend(cfg.deployed, "deployed") == "sim" else role_model(cfg.deployed, "deployed")
-    return LLMJudges(_client(role, "judge", local_judge, accounting), role_model(role, "judge"),
+    model = role_model(role, "judge")
+    return LLMJudges(_client(role, "judge", local_judge, accounting), model,
                      deployed_model=deployed, json_mode=role.json_mode, max_tokens=role.llm.max_tokens)
 
 
