@@ -81,7 +81,8 @@ def test_unparseable_replies_are_nan_and_counted():
 
 
 def test_failed_calls_are_nan_and_counted():
-    with LocalChatServer(responder=judge_responder, faults=FaultPlan(script=["server_error", "server_error"])) as server:
+    faults = FaultPlan(script=["server_error", "server_error"])
+    with LocalChatServer(responder=judge_responder, faults=faults) as server:
         judges = LLMJudges(client_for(server), "local-echo")
 
         async def go():
@@ -117,7 +118,8 @@ def test_chat_deployed_sends_the_prompt_alone_as_a_user_message():
         assert run(deployed.answer("Plan a weekend in Lisbon. Format the answer as a table.", sample_index=2)) == \
             "echo: Plan a weekend in Lisbon. Format the answer as a table."
         request = server.received[0]
-        assert request["messages"] == [{"role": "user", "content": "Plan a weekend in Lisbon. Format the answer as a table."}]
+        assert request["messages"] == [
+            {"role": "user", "content": "Plan a weekend in Lisbon. Format the answer as a table."}]
         assert request["temperature"] == 0.3 and request["max_tokens"] == 64
         with pytest.raises(ValueError, match="prompt is empty"):
             run(deployed.answer("  "))

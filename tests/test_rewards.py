@@ -177,7 +177,8 @@ class CountingDeployed:
 def test_rollout_answers_ask_once_per_distinct_prompt_and_record_failures():
     examples = [example(0)] * 4 + [example(1, "Plan a weekend in Lisbon.")] * 4
     texts = ["<PROMPT>A</PROMPT>", "<PROMPT>A</PROMPT>", "<PROMPT>B</PROMPT>", "no tags <PROMPT></PROMPT>",
-             "<PROMPT>C</PROMPT>", "<PROMPT>D</PROMPT>", "<PROMPT>Plan a weekend in Lisbon.</PROMPT>", "<PROMPT>B</PROMPT>"]
+             "<PROMPT>C</PROMPT>", "<PROMPT>D</PROMPT>", "<PROMPT>Plan a weekend in Lisbon.</PROMPT>",
+             "<PROMPT>B</PROMPT>"]
     deployed = CountingDeployed(fail_on={"C"})
     batch = asyncio.run(rollout_batch(examples, texts, deployed, concurrency=3))
     # 2 original queries + A, B, C, D; the empty prompt fell back to its query; "B" is shared.
@@ -204,3 +205,16 @@ def test_sim_end_to_end_good_rewrite_outscores_copying_the_query():
     assert components["sim_task"].tolist() == [1.0] * 8
     assert components["task_pairwise"][4:].tolist() == [0.0] * 4  # same prompt, same answer: no win
     assert metrics["reward/task_pairwise/identical"] == 4
+
+
+def test_sim_check_orders_copy_teacher_oracle():
+    from personax.rewards.sim_check import check
+    history = ("User: in a table please, I need help with this.\nAssistant: [ASSISTANT_RESPONSE]\n"
+               "User: I'm new to this, so no jargon please. Please cite your sources.",)
+    examples = [PPOptExample(state_id=f"s{i}", persona_id=f"p{i}", persona=dict(PERSONA), history_texts=history,
+                             original_query=q, input="state")
+                for i, q in enumerate((QUERY, "Plan a weekend in Lisbon for two people on a budget."))]
+    result = asyncio.run(check(examples))
+    assert result["copy"]["total/mean"] == 0.0
+    assert 0.0 < result["teacher"]["total/mean"] < result["oracle"]["total/mean"]
+    assert result["oracle"]["profile/mean"] == 1.0 and result["oracle"]["sim_task/mean"] == 1.0

@@ -53,7 +53,8 @@ class SimJudges:
         self.constraint_dims = frozenset(d for d, t in self.world.traits.items()
                                          if d in bank_constraints and t.instructions)
         self._dim_of_label = {t.label.lower(): d for d, t in self.world.traits.items()}
-        self._claims = {(d, v): self._claim_pattern(d, v) for d in self.world.traits for v in trait_values(self.world, d)}
+        self._claims = {(d, v): self._claim_pattern(d, v)
+                        for d in self.world.traits for v in trait_values(self.world, d)}
 
     def _claim_pattern(self, dim: str, value: str) -> re.Pattern:
         trait = self.world.traits[dim]
