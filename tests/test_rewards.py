@@ -156,6 +156,7 @@ def test_combine_weights_components_and_nan():
     assert components["format"].tolist() == [1.0, 0.0]
     assert metrics["reward/format/mean"] == 0.5 and metrics["reward/profile/weight"] == 0.3
     assert metrics["reward/total/nan"] == 1 and metrics["reward/task_pairwise/failed"] == 1
+    assert metrics["judge/profile/calls"] == 1  # the judges' own counters ride along
     # A weight-0 component's NaN does not make the total NaN.
     only_format = combine({"format": 1.0, "task_pairwise": 0.0})
     total_N, _, _ = asyncio.run(only_format(batch, ctx))

@@ -38,6 +38,8 @@ def combine(weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> Combined:
         metrics = {f"reward/{name}/{k}": v for name, (_, m) in zip(weights, results) for k, v in m.items()}
         metrics |= {f"reward/{name}/weight": w for name, w in weights.items()}
         metrics |= summary(total_N, "reward/total/")
+        if ctx.judges is not None:  # running totals: calls, unparseable replies, failed calls per judge
+            metrics |= {f"judge/{k}": float(v) for k, v in ctx.judges.stats.items()}
         return total_N.astype(np.float32), components, metrics
 
     return total
