@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import random
 import re
+from typing import Callable
 
 from data_gen.bank import OTHERS, load_bank
 from personax.llm.sim.rng import derive
@@ -112,7 +114,7 @@ def content_runs(text: str) -> list[str]:
     return runs
 
 
-def followed_traits(asks: list[Ask], rng_for) -> dict[str, str]:
+def followed_traits(asks: list[Ask], rng_for: Callable[[str], random.Random]) -> dict[str, str]:
     """dim -> value for each trait the model follows. Per dim the most reliable ask counts (the
     earliest on a tie); `rng_for(dim)` decides with that ask's reliability."""
     best: dict[str, Ask] = {}
