@@ -1,4 +1,6 @@
-"""`personax sft` killed mid-run and rerun ends bit-identical to an uninterrupted run."""
+"""configs/smoke_cpu.py end to end (data -> SFT -> GRPO), and resumption: `personax sft` killed
+mid-run, and `personax grpo` stopped after a checkpoint, each rerun to the same bits as an
+uninterrupted run."""
 import json
 import os
 import pathlib
@@ -16,20 +18,31 @@ ARGS = ["--config", str(ROOT / "configs" / "smoke_cpu.py"), "--config.sft.steps=
         "--config.sft.checkpoint_every=3", "--config.progress=false"]
 
 
-def _sft(workdir, **kw):
+def _stage(stage, workdir, *extra):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XLA_FLAGS": ""}
-    return subprocess.Popen([sys.executable, "-m", "personax.cli", "sft", "--workdir", str(workdir), *ARGS],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+    return subprocess.Popen([sys.executable, "-m", "personax.cli", stage, "--workdir", str(workdir), *ARGS, *extra],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def _final_params(workdir):
-    path = pathlib.Path(workdir) / "sft" / "checkpoints" / "8" / "params"
+def _sft(workdir):
+    return _stage("sft", workdir)
+
+
+def _final_params(workdir, stage="sft", step=8):
+    path = pathlib.Path(workdir) / stage / "checkpoints" / str(step) / "params"
     return ocp.PyTreeCheckpointer().restore(str(path))
 
 
-def _metrics(workdir):
-    lines = (pathlib.Path(workdir) / "sft" / "metrics.jsonl").read_text().splitlines()
+def _metrics(workdir, stage="sft"):
+    lines = (pathlib.Path(workdir) / stage / "metrics.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
+
+
+def _assert_same_tree(a, b):
+    a, b = dict(_flatten(a)), dict(_flatten(b))
+    assert a.keys() == b.keys() and a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +67,7 @@ def test_killed_sft_resumes_to_the_same_weights(uninterrupted, tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     out, _ = _sft(tmp_path).communicate(timeout=600)
     assert b"sft: step=8" in out, out.decode()[-2000:]
-    ours, ref = _final_params(tmp_path), _final_params(uninterrupted)
-    flat = lambda t: {k: v for k, v in _flatten(t)}
-    a, b = flat(ours), flat(ref)
-    assert a.keys() == b.keys() and a
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    _assert_same_tree(_final_params(tmp_path), _final_params(uninterrupted))
     steps = [m["step"] for m in _metrics(tmp_path)]
     assert steps == list(range(1, 9))  # no duplicated or missing steps in the log
     assert [m["loss"] for m in _metrics(tmp_path)] == [m["loss"] for m in _metrics(uninterrupted)]
@@ -71,3 +79,40 @@ def _flatten(tree, prefix=""):
             yield from _flatten(v, f"{prefix}/{k}")
     else:
         yield prefix, np.asarray(tree)
+
+
+GRPO = ["--config.grpo.checkpoint_every=1"]
+
+
+@pytest.fixture(scope="module")
+def grpo_done(uninterrupted):
+    out, _ = _stage("grpo", uninterrupted, "--config.grpo.steps=2", *GRPO).communicate(timeout=600)
+    return uninterrupted, out
+
+
+def test_grpo_runs_after_sft_and_logs_every_component(grpo_done):
+    straight, out = grpo_done
+    assert b"grpo: step=2" in out and b"started_from_sft=True" in out, out.decode()[-3000:]
+    logged = _metrics(straight, "grpo")
+    assert [m["step"] for m in logged] == [1, 2]
+    for key in ["reward/total/mean", "reward/profile/mean", "reward/task_pairwise/mean", "kl_mean",
+                "clip_frac_low", "advantage_std", "response_length", "fallback_rate", "logprob_gap_sampler_trainer",
+                "rollout_s", "reward_s", "update_s"]:
+        assert key in logged[-1], key
+    assert logged[-1]["logprob_gap_sampler_trainer"] < 1e-3
+
+
+@pytest.mark.slow
+def test_grpo_resumes_to_the_same_weights(grpo_done, tmp_path):
+    straight, _ = grpo_done
+    # A second workdir with the same SFT result: stop after step 1, then continue to step 2.
+    import shutil
+    shutil.copytree(straight / "data", tmp_path / "data")
+    shutil.copytree(straight / "sft", tmp_path / "sft")
+    shutil.copy(straight / "tokenizer.model", tmp_path / "tokenizer.model")
+    for steps in (1, 2):
+        out, _ = _stage("grpo", tmp_path, f"--config.grpo.steps={steps}", *GRPO).communicate(timeout=600)
+        assert f"grpo: step={steps}".encode() in out, out.decode()[-3000:]
+    _assert_same_tree(_final_params(tmp_path, "grpo", 2), _final_params(straight, "grpo", 2))
+    assert _metrics(tmp_path, "grpo") == [{**m, **{k: m2[k] for k in m if k.endswith("_s") or "per_s" in k}}
+                                          for m, m2 in zip(_metrics(straight, "grpo"), _metrics(tmp_path, "grpo"))]
