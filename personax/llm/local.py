@@ -10,9 +10,11 @@ import asyncio
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import time
 from typing import Any
 
+import ml_collections
 import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
@@ -20,6 +22,7 @@ from jax.sharding import Mesh
 from personax.llm.accounting import Accounting
 from personax.llm.base import ChatRequest, ChatResponse, Message
 from personax.llm.local_batch import Shape, next_pow2, padded_shape, request_words, run_batch
+from personax.llm.pool import parse_models
 from personax.sampler import SamplingParams
 from personax.tokenizers import Tokenizer
 
@@ -101,12 +104,7 @@ class LocalChatClient:
     def load(cls, name_or_path: str, *, mesh: Mesh | None = None, dtype: str | None = None,
              accounting: Accounting | None = None, **options: Any) -> "LocalChatClient":
         """A client for a registered checkpoint name or a path that `hub.load` takes."""
-        from personax.models import hub
-
-        model, _, tokenizer = hub.load(name_or_path, param_dtype=dtype, dtype=dtype, mesh=mesh)
-        if tokenizer is None:
-            raise ValueError(f"{name_or_path}: no tokenizer ships with these weights; build the "
-                             "client from (model, tokenizer) instead")
+        model, tokenizer = _load(name_or_path, mesh, dtype)
         return cls(model, tokenizer, LocalOptions(**{"name": str(name_or_path), **options}), accounting)
 
     def __repr__(self) -> str:
@@ -124,8 +122,12 @@ class LocalChatClient:
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         self._bind_loop()
-        pending = self._prepare(request)
-        self._queues[_group_key(request, pending.max_new)].append(pending)
+        max_new = self._budget(request)
+        # Long prompts take tens of ms to tokenize: off the loop, like the sampler.
+        prompt = await asyncio.to_thread(self._encode, request, max_new)
+        pending = _Pending(request, prompt, max_new, request_words(self.options.seed, request),
+                           asyncio.get_running_loop().create_future(), time.perf_counter())
+        self._queues[_group_key(request, max_new)].append(pending)
         self._wake.set()
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
@@ -139,29 +141,32 @@ class LocalChatClient:
             self._wake = asyncio.Event()
             self._dispatcher: asyncio.Task | None = None
 
-    def _prepare(self, request: ChatRequest) -> _Pending:
-        o = self.options
+    def _budget(self, request: ChatRequest) -> int:
+        """max_new_tokens for a request, after checking what can be checked before tokenizing."""
+        o, who = self.options, request.module or "request"
         if request.model not in ("", o.name):
             raise ValueError(f"request for model {request.model!r} sent to the local client serving {o.name!r}")
         if not request.messages:
-            raise ValueError(f"{request.module or 'request'}: no messages")
+            raise ValueError(f"{who}: no messages")
+        if request.top_p is not None and not 0 < request.top_p <= 1:
+            raise ValueError(f"{who}: top_p must be in (0, 1], got {request.top_p}")
         max_new = o.max_tokens if request.max_tokens is None else request.max_tokens
         if not 1 <= max_new < self.context:
-            raise ValueError(f"{request.module or 'request'}: max_tokens={max_new} must be in [1, "
-                             f"{self.context}) for a model with a {self.context}-token context")
-        if request.top_p is not None and not 0 < request.top_p <= 1:
-            raise ValueError(f"{request.module or 'request'}: top_p must be in (0, 1], got {request.top_p}")
+            raise ValueError(f"{who}: max_tokens={max_new} must be in [1, {self.context}) for a model "
+                             f"with a {self.context}-token context")
+        return max_new
+
+    def _encode(self, request: ChatRequest, max_new: int) -> list[int]:
         prompt = self.tokenizer.encode_chat([{"role": m.role, "content": m.content} for m in request.messages])
         room = self.context - max_new
-        if len(prompt) > room:
-            if o.truncate != "left":
-                raise PromptTooLongError(
-                    f"{request.module or 'request'}: prompt of {len(prompt)} tokens + max_tokens={max_new} "
-                    f"exceeds the model's context of {self.context} tokens; shorten the prompt, lower "
-                    f"max_tokens, or set truncate='left'")
-            prompt = prompt[-room:]
-        return _Pending(request, prompt, max_new, request_words(o.seed, request),
-                        asyncio.get_running_loop().create_future(), time.perf_counter())
+        if len(prompt) <= room:
+            return prompt
+        if self.options.truncate != "left":
+            raise PromptTooLongError(
+                f"{request.module or 'request'}: prompt of {len(prompt)} tokens + max_tokens={max_new} "
+                f"exceeds the model's context of {self.context} tokens; shorten the prompt, lower "
+                f"max_tokens, or set truncate='left'")
+        return prompt[-room:]
 
     async def _dispatch(self) -> None:
         o = self.options
@@ -189,11 +194,11 @@ class LocalChatClient:
     async def _serve(self, key: GroupKey, batch: list[_Pending]) -> None:
         greedy, temperature, top_p, _ = key
         o = self.options
-        shape = padded_shape(len(batch), max(len(p.prompt) for p in batch), max(p.max_new for p in batch),
-                             max_batch=o.max_batch, context=self.context, min_prompt=o.min_prompt_bucket)
-        params = SamplingParams(max_new_tokens=shape.new, greedy=greedy, temperature=temperature,
-                                top_p=top_p, stop_ids=self.stop_ids)
         try:
+            shape = padded_shape(len(batch), max(len(p.prompt) for p in batch), max(p.max_new for p in batch),
+                                 max_batch=o.max_batch, context=self.context, min_prompt=o.min_prompt_bucket)
+            params = SamplingParams(max_new_tokens=shape.new, greedy=greedy, temperature=temperature,
+                                    top_p=top_p, stop_ids=self.stop_ids)
             texts = await asyncio.get_running_loop().run_in_executor(
                 self._worker, self._generate, batch, params, shape)
         except Exception as err:  # the callers see it; the dispatcher goes on with other batches
@@ -223,6 +228,39 @@ class LocalChatClient:
         if ids and ids[-1] in self.stop_ids:
             ids = ids[:-1]
         return self.tokenizer.decode(ids, skip_special_tokens=True), n
+
+
+def _load(name_or_path: str, mesh: Mesh | None = None, dtype: str | None = None) -> tuple[nnx.Module, Tokenizer]:
+    from personax.models import hub
+
+    model, _, tokenizer = hub.load(name_or_path, param_dtype=dtype, dtype=dtype, mesh=mesh)
+    if tokenizer is None:
+        raise ValueError(f"{name_or_path}: no tokenizer ships with these weights; build "
+                         "LocalChatClient(model, tokenizer) yourself")
+    return model, tokenizer
+
+
+@functools.cache
+def _shared_weights(name_or_path: str) -> tuple[nnx.Module, Tokenizer]:
+    """One copy of each checkpoint per process, however many roles serve it."""
+    return _load(name_or_path)
+
+
+def client_from_role_config(role_cfg: ml_collections.ConfigDict,
+                            accounting: Accounting | None = None) -> LocalChatClient:
+    """A local client for one role of `llm.config.role_config()`: `models` names the one checkpoint
+    (registered name or path), `concurrency` is the batch size, and the role's seed and sampling
+    defaults carry over. The HTTP fields (base_url, key, retries, cache, prices) do not apply."""
+    names = parse_models(role_cfg.models)
+    if len(names) != 1:
+        raise ValueError(f"a local role serves one checkpoint; models lists {len(names)}: "
+                         f"{[n for n, _ in names]}")
+    name = names[0][0]
+    model, tokenizer = _shared_weights(name)
+    options = LocalOptions(name=name, seed=int(role_cfg.seed), max_batch=int(role_cfg.concurrency),
+                           temperature=float(role_cfg.temperature), top_p=role_cfg.top_p,
+                           **({} if role_cfg.max_tokens is None else {"max_tokens": int(role_cfg.max_tokens)}))
+    return LocalChatClient(model, tokenizer, options, accounting)
 
 
 def _group_key(request: ChatRequest, max_new: int) -> GroupKey:

@@ -13,7 +13,7 @@ import numpy as np
 
 from personax.eval.judges import Judges
 from personax.llm.sim.judges import SimJudges
-from personax.rl.registry import Registry
+from personax.registry import Registry
 from personax.rewards.batch import RolloutBatch
 
 RewardFn = Callable[[RolloutBatch, "RewardContext"], Awaitable[tuple[np.ndarray, dict[str, float]]]]

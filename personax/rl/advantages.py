@@ -10,7 +10,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from personax.rl.registry import Registry
+from personax.registry import Registry
 
 # (rewards_BxG with invalid entries zeroed, valid_BxG as float, eps) -> advantages_BxG
 AdvantageFn = Callable[[jax.Array, jax.Array, float], jax.Array]

@@ -11,7 +11,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from personax.rl.registry import Registry
+from personax.registry import Registry
 
 # (values_NxT, mask_NxT as float, norm_length) -> (numerator, count)
 Aggregation = Callable[[jax.Array, jax.Array, int], tuple[jax.Array, jax.Array]]

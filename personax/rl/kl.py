@@ -6,7 +6,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from personax.rl.registry import Registry
+from personax.registry import Registry
 
 KLEstimator = Callable[[jax.Array, jax.Array], jax.Array]
 KL_ESTIMATORS: Registry[KLEstimator] = Registry("KL estimator")

@@ -18,10 +18,11 @@ from personax.train.policy import add_adapters
 from personax.train.step import split_for_training
 
 
-def load_sft_into(model: nnx.Module, cfg: ml_collections.ConfigDict, sft_dir: pathlib.Path) -> bool:
-    """Applies the last SFT checkpoint to `model` (adapters merged); False when there is none."""
-    lora = add_adapters(model, cfg.lora, cfg.seed)
-    ckpt = Checkpointer(str(sft_dir), max_to_keep=None)
+def load_stage_into(model: nnx.Module, cfg: ml_collections.ConfigDict, ckpt_dir: pathlib.Path,
+                    adapter_seed: int) -> bool:
+    """Applies a stage's last checkpoint to `model` (adapters merged); False when there is none."""
+    lora = add_adapters(model, cfg.lora, adapter_seed)
+    ckpt = Checkpointer(str(ckpt_dir), max_to_keep=None)
     if ckpt.latest_step() is None:
         if lora:
             merge_lora(model)  # untrained adapters are zero: merging leaves the base as it was
@@ -34,13 +35,39 @@ def load_sft_into(model: nnx.Module, cfg: ml_collections.ConfigDict, sft_dir: pa
     return True
 
 
+def sft_adapter_seed(cfg) -> int:
+    return cfg.seed
+
+
+def grpo_adapter_seed(cfg) -> int:
+    return cfg.seed + 100
+
+
+STAGES = ("zero_shot", "sft", "grpo")
+
+
+def load_policy(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, stage: str):
+    """(model, tokenizer) of the policy after `stage` ("zero_shot": the base as loaded; "sft";
+    "grpo": SFT merged, then the GRPO adapter merged). Raises when the stage has no checkpoint."""
+    from personax.train.policy import load_base
+    from personax.train.sft_run import sft_texts
+
+    if stage not in STAGES:
+        raise ValueError(f"policy stage must be one of {STAGES}, got {stage!r}")
+    model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(workdir / "data" / "ppopt" / "sft.jsonl"))
+    for name, seed in (("sft", sft_adapter_seed(cfg)), ("grpo", grpo_adapter_seed(cfg)))[:STAGES.index(stage)]:
+        if not load_stage_into(model, cfg, workdir / name / "checkpoints", seed) and name == stage:
+            raise FileNotFoundError(f"no {name} checkpoint in {workdir / name / 'checkpoints'}; run that stage first")
+    return model, tok
+
+
 def grpo_policy(model: nnx.Module, cfg: ml_collections.ConfigDict, workdir: pathlib.Path):
     """-> (graphdef, trainable, rngs, frozen, reference) where `reference(trainable)` gives the
     trainable state of the KL reference policy."""
     from personax.models.lora import adapters_off
 
-    started_from_sft = load_sft_into(model, cfg, workdir / "sft" / "checkpoints")
-    lora = add_adapters(model, cfg.lora, cfg.seed + 100)
+    started_from_sft = load_stage_into(model, cfg, workdir / "sft" / "checkpoints", sft_adapter_seed(cfg))
+    lora = add_adapters(model, cfg.lora, grpo_adapter_seed(cfg))
     graphdef, trainable, rngs, frozen = split_for_training(model)
     if lora:
         reference = adapters_off
