@@ -14,6 +14,7 @@ import sys
 # name -> (module, one-line help). Modules are imported lazily so `personax --help`
 # stays fast and a stage's heavy imports (jax, openai) load only when used.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("personax.commands.run", "an experiment end to end as its config says (resumable)"),
     "chat": ("personax.commands.chat", "generate a reply with a model (registered name or path)"),
     "nll": ("personax.commands.nll", "mean negative log-likelihood and perplexity of a text file"),
     "export": ("personax.commands.export", "export a model (LoRA merged) as an HF safetensors folder"),

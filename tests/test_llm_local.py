@@ -256,3 +256,17 @@ def test_a_role_config_builds_a_client_sharing_one_copy_of_the_weights(model, to
     assert answer.model == "tiny-ckpt" and judge.accounting.summary()["by_module"]["judge"]["calls"] == 1
     with pytest.raises(ValueError, match="serves one checkpoint; models lists 2"):
         local.client_from_role_config(role_config(models="a,b"))
+
+
+def test_a_model_sharded_on_a_mesh_gives_the_same_answers(model, tok):
+    from personax.sharding import MeshConfig, make_mesh, shard_state
+
+    requests = [ask(TEXTS[0], temperature=0), ask(TEXTS[1], temperature=0),
+                ask(TEXTS[0], temperature=1.0), ask(TEXTS[1], temperature=1.0)]
+    plain = serve(make(model, tok, batch_window_s=0.2), requests)
+    sharded = nnx.clone(model)
+    nnx.update(sharded, shard_state(nnx.state(sharded), make_mesh(MeshConfig(data=1, fsdp=2, tensor=4))))
+    assert len(sharded.layers[0].attn.q.kernel[...].sharding.device_set) == 8
+    client = make(sharded, tok, batch_window_s=0.2)
+    assert [a.text for a in serve(client, requests)] == [a.text for a in plain]
+    assert client.stats.batches == 2

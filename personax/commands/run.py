@@ -1,0 +1,50 @@
+"""`personax run --config configs/X.py --workdir DIR`: the stages the config names, in order
+(data -> sft -> grpo -> eval). Each stage resumes from its own checkpoints, so rerunning the same
+command continues where it stopped; finished stages return at once."""
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+STAGE_ORDER = ("data", "sft", "grpo", "eval")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="an experiment config file (configs/*.py)")
+    p.add_argument("--workdir", required=True, type=pathlib.Path)
+
+
+def _stage_fn(name: str):
+    if name == "data":
+        from personax.train.data_stage import run_data
+        return run_data
+    if name == "sft":
+        from personax.train.sft_run import run_sft
+        return run_sft
+    if name == "grpo":
+        from personax.train.grpo_run import run_grpo
+        return run_grpo
+    from personax.eval.run import run_eval
+    return run_eval
+
+
+def run(args: argparse.Namespace) -> int:
+    from personax.cli import UserError
+    from personax.configfile import ConfigError, apply_override, load_config
+
+    try:
+        cfg = load_config(args.config)
+        for name, value in args.config_overrides:
+            apply_override(cfg, name, value)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    unknown = [s for s in cfg.stages if s not in STAGE_ORDER]
+    if unknown:
+        raise UserError(f"config.stages has unknown stage(s) {unknown}; known: {list(STAGE_ORDER)}")
+    for name in sorted(cfg.stages, key=STAGE_ORDER.index):
+        print(f"== {name}", flush=True)
+        result = _stage_fn(name)(cfg, args.workdir)
+        if isinstance(result, dict) and name in ("sft", "grpo"):
+            keys = [k for k in ("loss", "reward/total/mean", "kl_mean") if k in result]
+            print(f"{name}: " + " ".join(f"{k}={result[k]:.4g}" for k in keys), flush=True)
+    return 0

@@ -1,0 +1,33 @@
+"""The `eval` section of an experiment config (SPEC §2.4-2.5): which methods, how many items,
+how the policy samples, how the intervals are drawn. Deployed LLM and judges are `cfg.rewards`'s."""
+from __future__ import annotations
+
+import ml_collections
+
+from personax.llm.config import role_config
+
+DEFAULT_METHODS = ("original", "full_history", "full_history_reminder", "retrieval_topk", "profile_summary",
+                   "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo")
+
+
+def get_eval_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.methods = DEFAULT_METHODS  # "original" is always scored: it is every other method's baseline
+    c.split = "eval"  # WORKDIR/data/ppopt/<split>.jsonl
+    c.max_examples = 0  # 0 = the whole split, else its first N
+    c.seed = 0  # bootstrap resampling
+    c.bootstrap_samples = 1000
+    c.confidence = 0.95
+    c.concurrency = 16  # deployed, summarizer and judge calls in flight
+    c.retrieval_k = 3  # retrieval_topk: past user turns kept
+    c.reminder = ("Remember the preferences I have shown in these earlier conversations, and tailor your "
+                  "answer to them.")
+    c.summarizer = ml_collections.ConfigDict(dict(
+        backend="deployed",  # "deployed": the deployed LLM summarizes; "hosted": the model in `llm`
+        llm=role_config(models=(("gpt-4o-mini", 1.0),), temperature=0.0, max_tokens=512)))
+    c.policy = ml_collections.ConfigDict(dict(
+        batch_size=8,  # states per sampler call; the last batch is padded to this size
+        max_prompt_len=0,  # 0 = grpo.max_prompt_len (the prompt is cut from the left)
+        max_new_tokens=0))  # 0 = grpo.sampling.max_new_tokens; decoding is greedy
+    c.plots = True
+    return c
