@@ -23,8 +23,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
 
 smoke: $(STAMP)
-	$(BIN)/personax datagen --config configs/datagen/sim_small.py --workdir workdir/sim_small
-	$(BIN)/personax data inspect workdir/sim_small/personaatlas.jsonl
+	$(BIN)/personax run --config configs/smoke_cpu.py --workdir workdir/smoke
+	$(BIN)/personax data inspect workdir/smoke/data/atlas/personaatlas.jsonl
 	$(BIN)/personax chat --model smollm2-135m-instruct --prompt "What is the capital of France?"
 
 bench: $(STAMP)
