@@ -1,0 +1,140 @@
+"""The evaluation harness (SPEC §2.4): every method's prompt -> the deployed LLM's answer -> judges.
+
+Each answer is scored on its own (strict personalization against the true persona, lenient task
+completion against the ORIGINAL query), and pairwise against the answer to the original query in both
+A/B orders. One JSON line per (state, method) in `items.jsonl`, appended as each method finishes, so
+a resumed run redoes only what is missing, failed, or was scored under another configuration.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import os
+import pathlib
+from typing import Any, Sequence
+
+from personax.data.examples import PPOptExample
+from personax.eval.judges import Judges
+from personax.eval.methods import Method, MethodContext, MethodOutput, MethodSkipped, gather_limited
+from personax.llm.deployed import CALL_FAILURES, DeployedLLM
+
+log = logging.getLogger(__name__)
+BASELINE = "original"
+
+
+def both_orders(method_first: str | None, original_first: str | None) -> str | None:
+    """win / lose only when the two A/B orders agree on the method's answer; any disagreement (or a
+    tie in either order) is a tie; None when a judgement is missing."""
+    if method_first is None or original_first is None:
+        return None
+    if method_first == "A" and original_first == "B":
+        return "win"
+    if method_first == "B" and original_first == "A":
+        return "lose"
+    return "tie"
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ItemStore:
+    """`items.jsonl`: the last line per (state_id, method) wins; only lines scored under the current
+    fingerprint and without an error count as done."""
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        self.items: dict[tuple[str, str], dict] = {}
+        if path.exists():
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    self.items[(item["state_id"], item["method"])] = item
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise ValueError(f"{path}:{n}: not an evaluation item ({err}); delete the file to start over") from None
+
+    def done(self, state_id: str, method: str, fp: str) -> dict | None:
+        item = self.items.get((state_id, method))
+        return item if item and item["fingerprint"] == fp and not item.get("error") else None
+
+    def compact(self) -> None:
+        """Rewrites the file with one line per (state, method): the superseded lines go."""
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in self.items.values()), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def add(self, items: Sequence[dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            for item in items:
+                f.write(json.dumps(item, ensure_ascii=False) + "\n")
+                self.items[(item["state_id"], item["method"])] = item
+
+
+def _finite(x: float) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+class Harness:
+    def __init__(self, deployed: DeployedLLM, judges: Judges, store: ItemStore, config_fp: str, concurrency: int):
+        self.deployed, self.judges, self.store = deployed, judges, store
+        self.config_fp, self.concurrency = config_fp, concurrency
+        # A prompt asked twice (a rewrite that fell back to the query) gets the same answer, paid once.
+        self._answers: dict[str, asyncio.Future] = {}
+
+    async def _answer(self, prompt: str) -> str:
+        if prompt not in self._answers:
+            self._answers[prompt] = asyncio.ensure_future(self.deployed.answer(prompt))
+        return await self._answers[prompt]
+
+    async def _score(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:
+        item: dict[str, Any] = {"state_id": e.state_id, "persona_id": e.persona_id, "original_query": e.original_query,
+                                "prompt": out.prompt, "status": out.status, "extra": out.extra, "error": None}
+        try:
+            answer = await self._answer(out.prompt)
+        except CALL_FAILURES as err:
+            return {**item, "error": f"deployed: {err}", "answer": None}
+        item["answer"] = answer
+        if baseline is not None and baseline.get("answer") is None:
+            # No baseline answer to compare with: scored, but marked so a resume redoes it.
+            item["error"], baseline = "the original query's answer is missing (its call failed)", None
+        if baseline is not None and answer == baseline["answer"]:
+            # Same answer as the baseline's: same scores, a tie, and no judge is paid to say so.
+            return {**item, "personalization": baseline["personalization"], "task": baseline["task"],
+                    "pairwise": {"method_first": "tie", "original_first": "tie"}, "outcome": "tie"}
+        judged = [self.judges.personalization(e.persona, e.original_query, answer),
+                  self.judges.task_completion(e.original_query, answer)]
+        if baseline is not None:
+            judged += [self.judges.pairwise(e.persona, e.original_query, answer, baseline["answer"]),
+                       self.judges.pairwise(e.persona, e.original_query, baseline["answer"], answer)]
+        scores = await asyncio.gather(*judged)
+        item.update(personalization=_finite(scores[0]), task=_finite(scores[1]))
+        if baseline is not None:
+            item["pairwise"] = {"method_first": scores[2], "original_first": scores[3]}
+            item["outcome"] = both_orders(scores[2], scores[3])
+        return item
+
+    async def run_method(self, method: Method, examples: Sequence[PPOptExample], ctx: MethodContext) -> str | None:
+        """Scores the method on every example not already done; returns a note when it was skipped."""
+        try:
+            version = method.version(ctx)
+        except MethodSkipped as skip:
+            log.warning("eval: method %s skipped: %s", method.name, skip)
+            return str(skip)
+        fp = fingerprint(self.config_fp, method.name, version)
+        todo = [e for e in examples if not self.store.done(e.state_id, method.name, fp)]
+        if not todo:
+            return None
+        outputs = await method.prompts(todo, ctx)
+        if len(outputs) != len(todo):
+            raise RuntimeError(f"eval method {method.name} returned {len(outputs)} prompts for {len(todo)} states")
+        baselines = [None if method.name == BASELINE else self.store.items[(e.state_id, BASELINE)] for e in todo]
+        items = await gather_limited([self._score(e, o, b) for e, o, b in zip(todo, outputs, baselines)],
+                                     self.concurrency)
+        self.store.add([{**item, "method": method.name, "version": version, "fingerprint": fp} for item in items])
+        return None

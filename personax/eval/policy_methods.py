@@ -1,0 +1,80 @@
+"""The PPOpt policy as an evaluation method: zero-shot, after SFT, after GRPO (SPEC §2.4).
+
+The policy reads each state text and rewrites greedily on the KV-cache sampler, a fixed-shape batch at
+a time (one compile per method); only the parsed PROMPT goes to the deployed LLM.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+
+from personax.data.examples import PPOptExample
+from personax.data.policy_io import parse_output
+from personax.data.tokenize import prompt_ids
+from personax.eval.methods import MethodContext, MethodOutput, MethodSkipped, method
+from personax.sampler import SamplingParams, generate, left_pad
+from personax.sharding import MeshConfig, make_mesh, shard_state
+from personax.train.checkpoint import Checkpointer
+from personax.train.policy_init import load_policy
+
+
+def _latest_step(workdir: pathlib.Path, stage: str) -> int:
+    path = workdir / stage / "checkpoints"
+    step = Checkpointer(str(path), max_to_keep=None).latest_step() if path.is_dir() else None
+    if step is None:
+        raise MethodSkipped(f"no {stage} checkpoint in {path}; run `personax {stage}` first")
+    return step
+
+
+def _version(stage: str):
+    def version(ctx: MethodContext) -> str:
+        base = f"{ctx.cfg.model.name}/{ctx.cfg.model.init}"
+        if stage == "zero_shot":
+            return base
+        sft = f"{base}+sft@{_latest_step(ctx.workdir, 'sft')}"
+        return sft if stage == "sft" else f"{sft}+grpo@{_latest_step(ctx.workdir, 'grpo')}"
+    return version
+
+
+def sample_rewrites(model, tok, examples: Sequence[PPOptExample], ctx: MethodContext) -> list[str]:
+    """Greedy completions of the policy for every state, batch by batch; rows padding the last batch
+    repeat the first state and are dropped."""
+    p = ctx.cfg.eval.policy
+    max_new = p.max_new_tokens or ctx.cfg.grpo.sampling.max_new_tokens
+    max_prompt = min(p.max_prompt_len or ctx.cfg.grpo.max_prompt_len, model.cfg.max_seq_len - max_new)
+    if max_prompt < 1:
+        raise ValueError(f"eval.policy.max_new_tokens={max_new} leaves no room for a prompt in the model's "
+                         f"max_seq_len={model.cfg.max_seq_len}")
+    ids = [prompt_ids(tok, e)[-max_prompt:] for e in examples]
+    width = max(len(i) for i in ids)
+    params = SamplingParams(max_new_tokens=max_new, greedy=True, stop_ids=tuple(tok.stop_token_ids))
+    graphdef, state = nnx.split(model)
+    state = shard_state(state, make_mesh(MeshConfig(**ctx.cfg.mesh)))
+    texts: list[str] = []
+    for start in range(0, len(ids), p.batch_size):
+        chunk = ids[start:start + p.batch_size]
+        tokens_BxP, valid_BxP = left_pad(chunk + [chunk[0]] * (p.batch_size - len(chunk)), tok.pad_id or 0, width)
+        out = generate(graphdef, state, tokens_BxP, valid_BxP, jax.random.key(0), params)
+        tokens_NxM, lengths_N = np.asarray(out.tokens_NxM), np.asarray(out.lengths_N)
+        texts += [tok.decode(tokens_NxM[i, :lengths_N[i]].tolist(), skip_special_tokens=True)
+                  for i in range(len(chunk))]
+    return texts
+
+
+def _prompts(stage: str):
+    async def prompts(examples, ctx: MethodContext) -> list[MethodOutput]:
+        model, tok = load_policy(ctx.cfg, ctx.workdir, stage)
+        outputs = []
+        for e, text in zip(examples, sample_rewrites(model, tok, examples, ctx)):
+            parsed = parse_output(text, e.original_query)
+            outputs.append(MethodOutput(parsed.prompt, parsed.status, {"profile": parsed.reasoning, "raw": text}))
+        return outputs
+    return prompts
+
+
+for _stage in ("zero_shot", "sft", "grpo"):
+    method(f"ppopt_{_stage}", version=_version(_stage))(_prompts(_stage))

@@ -1,0 +1,59 @@
+"""Per-method summary of scored items: means, paired deltas, win/tie/lose, bootstrap intervals."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+OUTCOMES = ("win", "tie", "lose")
+
+
+def bootstrap_ci(values_N: Sequence[float], seed: int, samples: int = 1000, confidence: float = 0.95
+                 ) -> tuple[float, float]:
+    """Percentile interval of the mean over `samples` resamples of the items (with replacement).
+    Paired statistics pass per-item differences, so both sides of a pair are drawn together."""
+    values_N = np.asarray(values_N, np.float64)
+    if values_N.size == 0:
+        return math.nan, math.nan
+    if not 0 < confidence < 1:
+        raise ValueError(f"eval.confidence must be in (0, 1), got {confidence}")
+    idx_SxN = np.random.default_rng(seed).integers(0, values_N.size, (samples, values_N.size))
+    means_S = values_N[idx_SxN].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(means_S, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def _stat(values: list[float], seed: int, samples: int, confidence: float) -> dict:
+    if not values:
+        return {"mean": None, "lo": None, "hi": None, "n": 0}
+    lo, hi = bootstrap_ci(values, seed, samples, confidence)
+    return {"mean": float(np.mean(values)), "lo": lo, "hi": hi, "n": len(values)}
+
+
+def _rate(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int = 0, samples: int = 1000,
+                     confidence: float = 0.95) -> dict:
+    """`items`: one method's scored items; `baseline`: state_id -> the original query's item."""
+    ok = [i for i in items if i.get("answer") is not None]
+    out: dict = {"n": len(items), "answer_failed_rate": _rate([i.get("answer") is None for i in items])}
+    for key in ("personalization", "task"):
+        out[key] = _stat([i[key] for i in ok if i.get(key) is not None], seed, samples, confidence)
+        paired = [i[key] - baseline[i["state_id"]][key] for i in ok
+                  if i.get(key) is not None and baseline.get(i["state_id"], {}).get(key) is not None]
+        out[f"delta_{key}"] = _stat(paired, seed, samples, confidence)
+        out[f"{key}_judge_failed_rate"] = _rate([i.get(key) is None for i in ok])
+    judged = [i["outcome"] for i in ok if i.get("outcome") is not None]
+    for outcome in OUTCOMES:
+        out[outcome] = _stat([float(o == outcome) for o in judged], seed, samples, confidence)
+    with_pairs = [i for i in ok if "pairwise" in i]
+    out["pairwise_judge_failed_rate"] = _rate([i.get("outcome") is None for i in with_pairs])
+    out["fallback_rate"] = _rate([i.get("status") == "empty" for i in items])
+    out["no_prompt_tag_rate"] = _rate([i.get("status") == "no_prompt_tag" for i in items])
+    out["answer_words"] = float(np.mean([len(i["answer"].split()) for i in ok])) if ok else None
+    out["prompt_words"] = float(np.mean([len(i["prompt"].split()) for i in items])) if items else None
+    return out
