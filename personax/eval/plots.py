@@ -25,7 +25,7 @@ def score_distributions(by_method: dict[str, Sequence[dict]], path: pathlib.Path
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(names) + 1.8), sharey=True)
     for ax, (key, title) in zip(axes, SCORES):
         data = [[i[key] for i in by_method[m] if i.get(key) is not None] or [float("nan")] for m in names]
-        ax.boxplot(data, vert=False, showmeans=True, widths=0.6)
+        ax.boxplot(data, orientation="horizontal", showmeans=True, widths=0.6)
         ax.set_yticks(range(1, len(names) + 1), names)
         ax.set_xlim(0.5, 10.5)
         ax.set_title(title)
