@@ -4,14 +4,11 @@ command continues where it stopped; finished stages return at once."""
 from __future__ import annotations
 
 import argparse
-import pathlib
+
+from personax.commands import add_experiment_arguments as add_arguments  # noqa: F401
+from personax.commands import experiment_config
 
 STAGE_ORDER = ("data", "sft", "grpo", "eval")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="an experiment config file (configs/*.py)")
-    p.add_argument("--workdir", required=True, type=pathlib.Path)
 
 
 def _stage_fn(name: str):
@@ -30,14 +27,8 @@ def _stage_fn(name: str):
 
 def run(args: argparse.Namespace) -> int:
     from personax.cli import UserError
-    from personax.configfile import ConfigError, apply_override, load_config
 
-    try:
-        cfg = load_config(args.config)
-        for name, value in args.config_overrides:
-            apply_override(cfg, name, value)
-    except ConfigError as e:
-        raise UserError(str(e)) from None
+    cfg = experiment_config(args)
     unknown = [s for s in cfg.stages if s not in STAGE_ORDER]
     if unknown:
         raise UserError(f"config.stages has unknown stage(s) {unknown}; known: {list(STAGE_ORDER)}")
