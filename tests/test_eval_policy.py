@@ -1,0 +1,73 @@
+"""The PPOpt policy methods: batched greedy rewrites on the sampler, parsing, skipping missing stages."""
+import pathlib
+import shutil
+
+import pytest
+
+from personax.configfile import load_config
+from personax.eval.config import get_eval_config
+from personax.eval.methods import MethodContext
+from personax.eval.policy_methods import sample_rewrites
+from personax.eval.run import run_eval
+from personax.train.policy_init import load_policy
+from personax.train.sft_run import read_examples
+
+SMOKE = pathlib.Path(__file__).parents[1] / "configs" / "smoke_cpu.py"
+
+
+def smoke_config(**eval_overrides):
+    cfg = load_config(str(SMOKE))
+    cfg.progress = False
+    cfg.eval = get_eval_config()
+    cfg.eval.update({"bootstrap_samples": 100, "plots": False, **eval_overrides})
+    cfg.eval.policy.update(max_new_tokens=8, max_prompt_len=256)  # small shapes: CPU tests
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def data_workdir(tmp_path_factory):
+    """The smoke config's sim data (30 personas, 6 held out), no training."""
+    from personax.train.data_stage import run_data
+    root = tmp_path_factory.mktemp("policy")
+    run_data(smoke_config(), root)
+    return root
+
+
+def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(data_workdir, tmp_path):
+    shutil.copytree(data_workdir / "data", tmp_path / "data")
+    cfg = smoke_config(methods=("original", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
+    cfg.eval.policy.batch_size = 4  # 6 states: a full batch and a padded one
+    summary = run_eval(cfg, tmp_path)
+    assert set(summary["skipped"]) == {"ppopt_sft", "ppopt_grpo"}
+    assert "no sft checkpoint" in summary["skipped"]["ppopt_sft"]
+    m = summary["methods"]["ppopt_zero_shot"]
+    assert m["n"] == 6 and m["answer_failed_rate"] == 0.0
+    assert m["fallback_rate"] + m["no_prompt_tag_rate"] <= 1.0
+
+
+def test_batching_does_not_change_greedy_rewrites(data_workdir):
+    cfg = smoke_config()
+    examples = read_examples(data_workdir / "data" / "ppopt" / "eval.jsonl")[:3]
+    model, tok = load_policy(cfg, data_workdir, "zero_shot")
+    ctx = MethodContext(cfg, data_workdir, deployed=None, summarizer=None)
+    cfg.eval.policy.batch_size = 2
+    in_twos = sample_rewrites(model, tok, examples, ctx)
+    cfg.eval.policy.batch_size = 3
+    assert sample_rewrites(model, tok, examples, ctx) == in_twos
+    assert len(in_twos) == 3 and all(isinstance(t, str) for t in in_twos)
+
+
+@pytest.mark.slow
+def test_smoke_run_policies_after_sft_and_grpo(data_workdir, tmp_path):
+    """The smoke run's SFT and GRPO checkpoints (about 2-3 minutes on 2 cores)."""
+    from personax.train.grpo_run import run_grpo
+    from personax.train.sft_run import run_sft
+    shutil.copytree(data_workdir / "data", tmp_path / "data")
+    cfg = smoke_config(methods=("original", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
+    run_sft(cfg, tmp_path)
+    run_grpo(cfg, tmp_path)
+    summary = run_eval(cfg, tmp_path)
+    assert not summary["skipped"]
+    assert all(summary["methods"][m]["n"] == 6 for m in ("ppopt_sft", "ppopt_grpo"))
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| ppopt_grpo |" in report and "| oracle |" in report
