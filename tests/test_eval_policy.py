@@ -1,6 +1,10 @@
 """The PPOpt policy methods: batched greedy rewrites on the sampler, parsing, skipping missing stages."""
+import json
+import os
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -57,17 +61,25 @@ def test_batching_does_not_change_greedy_rewrites(data_workdir):
     assert len(in_twos) == 3 and all(isinstance(t, str) for t in in_twos)
 
 
+def _stage(stage: str, workdir: pathlib.Path) -> None:
+    """A training stage as its own process on one CPU device (the tests' 8 fake devices do not divide the
+    smoke config's batch of 4)."""
+    env = {**os.environ, "PYTHONPATH": str(SMOKE.parents[1]), "XLA_FLAGS": ""}
+    subprocess.run([sys.executable, "-m", "personax.cli", stage, "--config", str(SMOKE), "--workdir", str(workdir),
+                    "--config.progress=False"], cwd=SMOKE.parents[1], env=env, check=True, capture_output=True)
+
+
 @pytest.mark.slow
 def test_smoke_run_policies_after_sft_and_grpo(data_workdir, tmp_path):
     """The smoke run's SFT and GRPO checkpoints (about 2-3 minutes on 2 cores)."""
-    from personax.train.grpo_run import run_grpo
-    from personax.train.sft_run import run_sft
     shutil.copytree(data_workdir / "data", tmp_path / "data")
+    _stage("sft", tmp_path)
+    _stage("grpo", tmp_path)
     cfg = smoke_config(methods=("original", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
-    run_sft(cfg, tmp_path)
-    run_grpo(cfg, tmp_path)
     summary = run_eval(cfg, tmp_path)
     assert not summary["skipped"]
     assert all(summary["methods"][m]["n"] == 6 for m in ("ppopt_sft", "ppopt_grpo"))
+    versions = {i["method"]: i["version"] for i in map(json.loads, (tmp_path / "report" / "items.jsonl").open())}
+    assert versions["ppopt_sft"] == "tiny/scratch+sft@30" and versions["ppopt_grpo"] == "tiny/scratch+sft@30+grpo@4"
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| ppopt_grpo |" in report and "| oracle |" in report

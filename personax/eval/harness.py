@@ -58,9 +58,10 @@ class ItemStore:
                 except (json.JSONDecodeError, KeyError, TypeError) as err:
                     raise ValueError(f"{path}:{n}: not an evaluation item ({err}); delete the file to start over") from None
 
-    def done(self, state_id: str, method: str, fp: str) -> dict | None:
-        item = self.items.get((state_id, method))
-        return item if item and item["fingerprint"] == fp and not item.get("error") else None
+    def done(self, example: PPOptExample, method: str, fp: str) -> dict | None:
+        item = self.items.get((example.state_id, method))
+        current = item and item["fingerprint"] == fp and item["original_query"] == example.original_query
+        return item if current and not item.get("error") else None
 
     def compact(self) -> None:
         """Rewrites the file with one line per (state, method): the superseded lines go."""
@@ -127,7 +128,7 @@ class Harness:
             log.warning("eval: method %s skipped: %s", method.name, skip)
             return str(skip)
         fp = fingerprint(self.config_fp, method.name, version)
-        todo = [e for e in examples if not self.store.done(e.state_id, method.name, fp)]
+        todo = [e for e in examples if not self.store.done(e, method.name, fp)]
         if not todo:
             return None
         outputs = await method.prompts(todo, ctx)

@@ -54,7 +54,7 @@ def deltas(methods: dict[str, dict], path: pathlib.Path, confidence: float) -> p
 
 def outcomes(methods: dict[str, dict], path: pathlib.Path) -> pathlib.Path:
     names = [m for m in methods if m != "original"]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.5))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.8))
     left = [0.0] * len(names)
     for outcome, color in (("win", "tab:green"), ("tie", "lightgray"), ("lose", "tab:red")):
         widths = [methods[m][outcome]["mean"] or 0.0 for m in names]
@@ -64,7 +64,7 @@ def outcomes(methods: dict[str, dict], path: pathlib.Path) -> pathlib.Path:
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_title("pairwise vs the original query's answer (win/lose: both A/B orders agree)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, fontsize=8, frameon=False)
     return _save(fig, path)
 
 
