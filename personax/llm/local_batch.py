@@ -44,8 +44,9 @@ def padded_shape(rows: int, longest_prompt: int, most_new: int, *, max_batch: in
 def request_words(seed: int, request: ChatRequest) -> tuple[int, int]:
     """Two uint32 words naming (seed, messages, temperature, top_p, sample_index). The model
     name, module, json_mode and max_tokens are left out: a longer budget extends the same text."""
-    blob = json.dumps([seed, [[m.role, m.content] for m in request.messages], request.temperature,
-                       request.top_p, request.sample_index], ensure_ascii=False)
+    top_p = 1.0 if request.top_p is None else request.top_p  # the same nucleus, the same draws
+    blob = json.dumps([seed, [[m.role, m.content] for m in request.messages], float(request.temperature),
+                       float(top_p), request.sample_index], ensure_ascii=False)
     digest = hashlib.sha256(blob.encode()).digest()
     return int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
 
