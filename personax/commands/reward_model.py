@@ -1,0 +1,52 @@
+"""`personax reward-model train --config configs/X.py --workdir DIR`: train the learned
+Bradley–Terry reward model of an experiment (its `model`/`lora` trunk, its `reward_model` section;
+defaults are filled in when the config has none). Rerun the same command to resume.
+`personax reward-model pairs --config ... --workdir DIR --out pairs.jsonl`: write the sim-world
+preference pairs it would train on (or check a user pairs file given by `reward_model.pairs`)."""
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("train", "pairs"))
+    p.add_argument("--config", required=True, help="an experiment config file (configs/*.py)")
+    p.add_argument("--workdir", required=True, type=pathlib.Path)
+    p.add_argument("--out", type=pathlib.Path, help="pairs: where to write the JSONL")
+
+
+def _config(args: argparse.Namespace):
+    from personax.cli import UserError
+    from personax.configfile import ConfigError, apply_override, load_config
+    from personax.train.reward_model import get_reward_model_config
+    try:
+        cfg = load_config(args.config)
+        if "reward_model" not in cfg:
+            cfg.reward_model = get_reward_model_config()
+        for name, value in args.config_overrides:
+            apply_override(cfg, name, value)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from personax.cli import UserError
+    from personax.data.fields import RecordError
+    cfg = _config(args)
+    if args.action == "pairs" and args.out is None:
+        raise UserError("reward-model pairs needs --out FILE")
+    try:
+        if args.action == "pairs":
+            from personax.train.reward_model.data import load_pairs
+            from personax.train.reward_model.pairs import write_pairs
+            print(f"reward-model: wrote {write_pairs(args.out, load_pairs(cfg, args.workdir))} pairs to {args.out}")
+            return 0
+        from personax.train.reward_model.trainer import run_reward_model
+        last = run_reward_model(cfg, args.workdir)
+    except (RecordError, FileNotFoundError) as e:
+        raise UserError(str(e)) from None
+    print("reward-model: " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in last.items()))
+    print(f"reward-model: set rewards.learned_rm.checkpoint={args.workdir / 'reward_model'}")
+    return 0
