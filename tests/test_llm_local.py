@@ -2,7 +2,6 @@ import asyncio
 import threading
 
 import jax
-import numpy as np
 import pytest
 from flax import nnx
 
