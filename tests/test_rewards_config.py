@@ -48,7 +48,8 @@ def test_hosted_roles_talk_to_the_configured_endpoint():
 def test_local_backend_takes_the_callers_client_and_warns_on_a_shared_model():
     cfg = get_rewards_config()
     cfg.deployed.backend = cfg.judge.backend = "local"
-    with pytest.raises(ValueError, match="backend='local' needs the ChatClient"):
+    # Without a client passed in, `llm.models` must name a checkpoint personax can load.
+    with pytest.raises(ValueError, match="unknown model 'gpt-4o-mini'"):
         build_deployed(cfg)
     client = object()
     assert build_deployed(cfg, local_deployed=client).client is client

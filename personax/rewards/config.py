@@ -2,7 +2,8 @@
 
 Each role has `backend`: "sim" (the procedural world), "hosted" (an OpenAI-compatible endpoint,
 settings in `llm`, built by `personax.llm.config.make_chat_client`) or "local" (a personax model
-served by a ChatClient the caller passes in, e.g. the GRPO trainer's own `LocalChatClient`).
+served by `personax.llm.local.LocalChatClient`: the checkpoint `llm.models` names, or a client the
+caller passes in, e.g. one over the GRPO trainer's own weights).
 """
 from __future__ import annotations
 
@@ -61,10 +62,11 @@ def _client(role: ml_collections.ConfigDict, name: str, local_client: ChatClient
             accounting: Accounting | None) -> ChatClient:
     if role.backend == "hosted":
         return make_chat_client(role.llm, accounting)
-    if local_client is None:
-        raise ValueError(f"rewards.{name}.backend='local' needs the ChatClient of a loaded personax model "
-                         f"(e.g. personax.llm.local.LocalChatClient); pass it as local_{name}=")
-    return local_client
+    if local_client is not None:
+        return local_client
+    # A personax model named by `llm.models` (registered name or path), served by the JAX sampler.
+    from personax.llm.local import client_from_role_config
+    return client_from_role_config(role.llm, accounting)
 
 
 def build_deployed(cfg: ml_collections.ConfigDict, *, local_deployed: ChatClient | None = None,
