@@ -1,7 +1,6 @@
 """The evaluation harness end to end on sim data: scores, both-order pairwise, resume, report, CLI,
 and a hosted judge that cannot be parsed."""
 import argparse
-import asyncio
 import collections
 import json
 import pathlib
@@ -106,22 +105,27 @@ def test_a_judge_biased_to_position_a_gives_ties_not_wins(workdir, monkeypatch):
     assert m["tie"]["mean"] == 1.0 and m["win"]["mean"] == 0.0
 
 
+def same(a, b) -> bool:
+    return json.dumps(a["methods"], sort_keys=True) == json.dumps(b["methods"], sort_keys=True)
+
+
 def test_deterministic_and_resumable(workdir, calls, tmp_path_factory):
     first = run_eval(sim_config(), workdir)
     asked = sum(calls.values())
     assert asked > 0
     again = run_eval(sim_config(), workdir)
     assert sum(calls.values()) == asked  # nothing redone
-    assert json.dumps(again["methods"], sort_keys=True) == json.dumps(first["methods"], sort_keys=True)
+    assert same(again, first)
 
     # Drop two scored items: only those are redone, and the summary is as before.
     items = read_items(workdir)
-    kept = [i for i in items if not (i["method"] == "oracle" and i["state_id"] in {items[0]["state_id"], items[1]["state_id"]})]
+    dropped = {items[0]["state_id"], items[1]["state_id"]}
+    kept = [i for i in items if not (i["method"] == "oracle" and i["state_id"] in dropped)]
     (workdir / "report" / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in kept))
     calls.clear()
     resumed = run_eval(sim_config(), workdir)
     assert calls["answer"] == 2 and calls["personalization"] == 2 and calls["pairwise"] == 4
-    assert json.dumps(resumed["methods"], sort_keys=True) == json.dumps(first["methods"], sort_keys=True)
+    assert same(resumed, first)
     assert len(read_items(workdir)) == len(items)
 
     # A changed method setting redoes that method only.
@@ -131,7 +135,7 @@ def test_deterministic_and_resumable(workdir, calls, tmp_path_factory):
 
     fresh = tmp_path_factory.mktemp("fresh")
     shutil.copytree(workdir / "data", fresh / "data")
-    assert json.dumps(run_eval(sim_config(), fresh)["methods"], sort_keys=True) == json.dumps(first["methods"], sort_keys=True)
+    assert same(run_eval(sim_config(), fresh), first)
 
 
 def test_failed_answers_are_recorded_and_redone_on_resume(workdir, monkeypatch):
@@ -154,7 +158,8 @@ def test_failed_answers_are_recorded_and_redone_on_resume(workdir, monkeypatch):
 
 def test_report_has_every_method_plots_and_the_sim_note(workdir):
     (workdir / "sft").mkdir()
-    (workdir / "sft" / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 6 - s}) + "\n" for s in range(1, 5)))
+    sft_rows = [{"step": s, "loss": 6 - s} for s in range(1, 5)]
+    (workdir / "sft" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sft_rows))
     (workdir / "grpo").mkdir()
     (workdir / "grpo" / "metrics.jsonl").write_text("".join(json.dumps(
         {"step": s, "loss": 0.1, "kl_mean": 0.01 * s, "reward/profile/mean": 0.2, "reward/total/mean": 0.3})

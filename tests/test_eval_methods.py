@@ -75,7 +75,8 @@ def test_retrieval_keeps_the_k_most_overlapping_turns_in_conversation_order():
     with pytest.raises(ValueError, match="retrieval_k"):
         top_k_turns(SESSIONS, QUERY, 0)
     prompt = prompt_of("retrieval_topk", ctx_with(retrieval_k=1)).prompt
-    assert prompt == f"Some things I said to you before:\n- What about Lisbon museums on a budget?\n\nMy new request:\n{QUERY}"
+    past = "- What about Lisbon museums on a budget?"
+    assert prompt == f"Some things I said to you before:\n{past}\n\nMy new request:\n{QUERY}"
 
 
 def test_oracle_prepends_every_true_trait():

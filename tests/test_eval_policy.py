@@ -71,7 +71,7 @@ def _stage(stage: str, workdir: pathlib.Path) -> None:
 
 @pytest.mark.slow
 def test_smoke_run_policies_after_sft_and_grpo(data_workdir, tmp_path):
-    """The smoke run's SFT and GRPO checkpoints (about 2-3 minutes on 2 cores)."""
+    """The smoke run's SFT and GRPO checkpoints (3-7 minutes on 2 shared cores)."""
     shutil.copytree(data_workdir / "data", tmp_path / "data")
     _stage("sft", tmp_path)
     _stage("grpo", tmp_path)

@@ -56,7 +56,8 @@ class ItemStore:
                     item = json.loads(line)
                     self.items[(item["state_id"], item["method"])] = item
                 except (json.JSONDecodeError, KeyError, TypeError) as err:
-                    raise ValueError(f"{path}:{n}: not an evaluation item ({err}); delete the file to start over") from None
+                    raise ValueError(f"{path}:{n}: not an evaluation item ({err}); delete the file to start "
+                                     "over") from None
 
     def done(self, example: PPOptExample, method: str, fp: str) -> dict | None:
         item = self.items.get((example.state_id, method))

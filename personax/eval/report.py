@@ -32,13 +32,19 @@ def results_table(methods: dict[str, dict]) -> list[str]:
 
 
 def health_table(methods: dict[str, dict]) -> list[str]:
-    rows = ["| method | answer words | prompt words | fallback | no PROMPT tag | answer failed | "
-            "judge failed (pers / task / pairwise) |", "|---|---|---|---|---|---|---|"]
+    header = ("| method | answer words | prompt words | fallback | no PROMPT tag | answer failed | "
+              "judge failed (pers / task / pairwise) |")
+    rows = [header, "|---|---|---|---|---|---|---|"]
     for name, m in methods.items():
         judge = " / ".join(_pct(m[f"{k}_judge_failed_rate"]) for k in ("personalization", "task", "pairwise"))
-        rows.append(f"| {name} | {m['answer_words'] or 0:.0f} | {m['prompt_words'] or 0:.0f} | {_pct(m['fallback_rate'])} | "
-                    f"{_pct(m['no_prompt_tag_rate'])} | {_pct(m['answer_failed_rate'])} | {judge} |")
+        rows.append(f"| {name} | {m['answer_words'] or 0:.0f} | {m['prompt_words'] or 0:.0f} | "
+                    f"{_pct(m['fallback_rate'])} | {_pct(m['no_prompt_tag_rate'])} | "
+                    f"{_pct(m['answer_failed_rate'])} | {judge} |")
     return rows
+
+
+def _cut(text: str | None, limit: int) -> str:
+    return (text or "").replace("\n", " ")[:limit]
 
 
 def _example(by_method: dict[str, Sequence[dict]], limit: int = 400) -> list[str]:
@@ -48,10 +54,10 @@ def _example(by_method: dict[str, Sequence[dict]], limit: int = 400) -> list[str
         item = next((i for i in items if i["state_id"] == first), None)
         if item is None:
             continue
-        cut = lambda t: (t or "").replace("\n", " ")[:limit]  # noqa: E731
-        lines += [f"**{name}** (personalization {item.get('personalization')}, task {item.get('task')}, "
-                  f"vs original: {item.get('outcome', '–')})", "", f"> prompt: {cut(item['prompt'])}", ">",
-                  f"> answer: {cut(item.get('answer'))}", ""]
+        title = (f"**{name}** (personalization {item.get('personalization')}, task {item.get('task')}, "
+                 f"vs original: {item.get('outcome', '–')})")
+        lines += [title, "", f"> prompt: {_cut(item['prompt'], limit)}", ">",
+                  f"> answer: {_cut(item.get('answer'), limit)}", ""]
     return lines
 
 
@@ -61,15 +67,16 @@ def write_report(summary: dict, by_method: dict[str, Sequence[dict]], workdir: p
     out.mkdir(parents=True, exist_ok=True)
     methods = summary["methods"]
     conf = summary.get("confidence", 0.95)
-    lines = ["# Evaluation report", "",
-             f"{summary['n_examples']} held-out states (split `{summary['split']}`). Every answer is judged on its own: "
-             "strict personalization 1-10 against the true persona, lenient task completion 1-10 against the "
-             "**original** query; Δ = paired difference to the original query's answer on the same state. "
+    intro = (f"{summary['n_examples']} held-out states (split `{summary['split']}`). Every answer is judged on "
+             "its own: strict personalization 1-10 against the true persona, lenient task completion 1-10 against "
+             "the **original** query; Δ = paired difference to the original query's answer on the same state. "
              "Pairwise: the judge compares each answer with the original query's answer in both A/B orders; "
-             f"win or lose only when both orders agree. Brackets: {conf:.0%} bootstrap intervals over states.", ""]
+             f"win or lose only when both orders agree. Brackets: {conf:.0%} bootstrap intervals over states.")
+    lines = ["# Evaluation report", "", intro, ""]
     if summary["sim"]:
         roles = " and ".join(f"{r} LLM" if r == "deployed" else "judges" for r in summary["sim"])
-        lines += [SIM_NOTE.format(roles=roles, verb="are" if len(summary["sim"]) > 1 or roles == "judges" else "is"), ""]
+        verb = "are" if len(summary["sim"]) > 1 or roles == "judges" else "is"
+        lines += [SIM_NOTE.format(roles=roles, verb=verb), ""]
     lines += ["## Results", "", *results_table(methods), "", "## Health", "", *health_table(methods), ""]
     if summary["skipped"]:
         lines += ["## Skipped methods", ""] + [f"- `{k}`: {v}" for k, v in summary["skipped"].items()] + [""]
@@ -86,7 +93,8 @@ def write_report(summary: dict, by_method: dict[str, Sequence[dict]], workdir: p
 def _plots(summary: dict, by_method, workdir: pathlib.Path, out: pathlib.Path, conf: float) -> list[str]:
     from personax.eval import plots as P
     lines = ["## Plots", ""]
-    made = [("Score distributions (box: quartiles; triangle: mean)", P.score_distributions(by_method, out / "scores.png"))]
+    made = [("Score distributions (box: quartiles; triangle: mean)",
+             P.score_distributions(by_method, out / "scores.png"))]
     if len(summary["methods"]) > 1:
         made += [("Deltas vs the original query", P.deltas(summary["methods"], out / "deltas.png", conf)),
                  ("Pairwise outcomes", P.outcomes(summary["methods"], out / "outcomes.png"))]

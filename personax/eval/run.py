@@ -72,8 +72,8 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     baseline = {i["state_id"]: i for i in by_method[BASELINE]}
     methods = {name: summarize_method(items, baseline, e.seed, e.bootstrap_samples, e.confidence)
                for name, items in by_method.items()}
-    summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence, "methods": methods, "skipped": notes,
-               "judge_stats": dict(judges.stats), "sim": _sim_backends(cfg)}
+    summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence, "methods": methods,
+               "skipped": notes, "judge_stats": dict(judges.stats), "sim": _sim_backends(cfg)}
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     write_report(summary, by_method, workdir, plots=e.plots)
