@@ -202,3 +202,20 @@ def test_unparseable_hosted_judge_is_counted_not_fatal(workdir):
     assert stats["personalization/unparseable"] == 4 and stats["pairwise/unparseable"] == 4
     assert summary["sim"] == ["deployed"]
     assert "deployed LLM is the procedural sim world's" in (workdir / "report" / "report.md").read_text()
+
+
+def test_judges_see_the_original_query_never_the_methods_prompt(workdir, monkeypatch):
+    seen = []
+
+    class Recording(SimJudges):
+        async def task_completion(self, query, answer):
+            seen.append(query)
+            return await super().task_completion(query, answer)
+
+        async def pairwise(self, persona, query, a, b):
+            seen.append(query)
+            return await super().pairwise(persona, query, a, b)
+    monkeypatch.setattr(eval_run, "build_judges", lambda c: Recording())
+    run_eval(sim_config(methods=("original", "full_history", "oracle")), workdir)
+    originals = {i["original_query"] for i in read_items(workdir)}
+    assert len(seen) == 8 * 3 + 8 * 2 * 2 and set(seen) == originals
