@@ -18,7 +18,8 @@ CORE = [
     "regex>=2023.0",
     "tqdm>=4.66",
     "tensorboardX>=2.6",  # TensorBoard event files without TensorFlow
-    "jinja2>=3.1",  # chat templates shipped with models are jinja
+    "jinja2>=3.1",
+    "matplotlib>=3.8",  # evaluation report plots  # chat templates shipped with models are jinja
     "openai>=1.50",  # hosted LLM roles (imported only when a hosted backend is configured)
 ]
 

@@ -26,7 +26,7 @@ def get_config():
     c.data.splits = "sft=12,rl=12,eval=6"
     c.sft.update(steps=30, batch_size=4, grad_accum=2, max_len=1024, peak_lr=3e-3, end_lr=3e-4,
                  warmup_steps=3, log_every=1, checkpoint_every=10)
-    c.stages = ("data", "sft", "grpo")
+    c.stages = ("data", "sft", "grpo", "eval")
     c.grpo.update(dict(steps=4, lr=1e-3, max_prompt_len=768, checkpoint_every=2))
     c.grpo.sampling.max_new_tokens = 48
     c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=4, micro_batch_size=2))

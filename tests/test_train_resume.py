@@ -1,4 +1,4 @@
-"""configs/smoke_cpu.py end to end (data -> SFT -> GRPO), and resumption: `personax sft` killed
+"""configs/smoke_cpu.py end to end (data -> SFT -> GRPO -> eval), and resumption: `personax sft` killed
 mid-run, and `personax grpo` stopped after a checkpoint, each rerun to the same bits as an
 uninterrupted run."""
 import json
@@ -100,6 +100,19 @@ def test_grpo_runs_after_sft_and_logs_every_component(grpo_done):
                 "rollout_s", "reward_s", "update_s"]:
         assert key in logged[-1], key
     assert logged[-1]["logprob_gap_sampler_trainer"] < 1e-3
+
+
+def test_eval_reports_every_method_after_the_run(grpo_done):
+    workdir, _ = grpo_done
+    out, _ = _stage("eval", workdir).communicate(timeout=900)
+    report = workdir / "report" / "report.md"
+    assert report.exists(), out.decode()[-3000:]
+    text = report.read_text()
+    for method in ["original", "full_history", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"]:
+        assert method in text, method
+    assert "sim world only" in text
+    assert (workdir / "report" / "items.jsonl").exists()
+    assert any(p.suffix == ".png" for p in (workdir / "report").iterdir())
 
 
 @pytest.mark.slow

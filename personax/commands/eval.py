@@ -3,12 +3,9 @@ judged, with the report in DIR/report/. Rerun the same command to resume."""
 from __future__ import annotations
 
 import argparse
-import pathlib
 
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="an experiment config file (configs/*.py)")
-    p.add_argument("--workdir", required=True, type=pathlib.Path)
+from personax.commands import add_experiment_arguments as add_arguments  # noqa: F401
+from personax.commands import experiment_config
 
 
 def _cell(stat: dict) -> str:
@@ -16,20 +13,9 @@ def _cell(stat: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from personax.cli import UserError
-    from personax.configfile import ConfigError, apply_override, load_config
-    from personax.eval.config import get_eval_config
     from personax.eval.run import run_eval
 
-    try:
-        cfg = load_config(args.config)
-        if "eval" not in cfg:  # a config written before the eval section existed
-            cfg.eval = get_eval_config()
-        for name, value in args.config_overrides:
-            apply_override(cfg, name, value)
-    except ConfigError as e:
-        raise UserError(str(e)) from None
-    summary = run_eval(cfg, args.workdir)
+    summary = run_eval(experiment_config(args), args.workdir)
     for name, m in summary["methods"].items():
         print(f"{name:24s} personalization {_cell(m['personalization'])}  task {_cell(m['task'])}  "
               f"win {_cell(m['win'])}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ml_collections
 
 from data_gen.config import base_config as datagen_config
+from personax.eval.config import get_eval_config
 from personax.models.lora import DEFAULT_TARGETS
 from personax.rewards import get_rewards_config
 from personax.rl.config import get_grpo_config
@@ -38,4 +39,5 @@ def experiment() -> ml_collections.ConfigDict:
     c.grpo.update(dict(steps=100, lr=1e-5, b1=0.9, b2=0.99, eps=1e-8, grad_clip=1.0, max_prompt_len=3584,
                        log_every=1, checkpoint_every=10, keep_checkpoints=2, samples_to_log=4))
     c.rewards = get_rewards_config()
+    c.eval = get_eval_config()
     return c
