@@ -146,6 +146,7 @@ def trl_grpo(export_dir: pathlib.Path, prompt: str, s: GrpoShape, steps: int) ->
                           "update": total - current["rollout"] - current["reward"]})
 
     trainer.add_callback(StepTimer())
+    trainer.remove_callback(transformers.PrinterCallback)  # its per-step metric dicts would clutter the table
     trainer.train()
     if len(times) != steps:
         raise RuntimeError(f"GRPOTrainer ran {len(times)} timed steps, expected {steps}")

@@ -19,6 +19,7 @@ import os
 import pathlib
 import platform
 import statistics
+import sys
 import tempfile
 
 # OpenMP threads that spin while waiting starve each other on a shared, busy machine (a 2-thread
@@ -55,6 +56,10 @@ def pick_torch_threads(stepper: speed_sft.Stepper, requested: int) -> int:
     return best
 
 
+def progress(row: str) -> None:
+    print(row, file=sys.stderr, flush=True)  # a full run takes minutes: show each result as it lands
+
+
 def sft_rows(args, model, export_dir: pathlib.Path, peak_gflops: float) -> tuple[list[str], int]:
     tokens_BxT = common.random_sequences(args.batch, args.seq_len, model.cfg.vocab_size, seed=0)
     n_tokens = tokens_BxT.size
@@ -74,6 +79,7 @@ def sft_rows(args, model, export_dir: pathlib.Path, peak_gflops: float) -> tuple
             rows.append(f"| {mode} | {name} | {stepper.n_trainable / 1e6:.2f}M | {seconds:.2f} | "
                         f"{n_tokens / seconds:.0f} | {flops / seconds / 1e9:.1f} | {100 * flops / seconds / 1e9 / peak_gflops:.0f}% "
                         f"| {losses[name]:.4f} |")
+            progress(rows[-1])
         del px, pt
         gc.collect()
     return rows, threads
@@ -86,11 +92,13 @@ def grpo_rows(args, model, tok, export_dir: pathlib.Path) -> list[str]:
                "TRL GRPOTrainer": speed_grpo.trl_grpo(export_dir, PROMPT, shape, args.grpo_steps)}
     rows = []
     for name, steps in results.items():
-        med = {p: statistics.median(s[p] for s in steps[1:]) for p in speed_grpo.PHASES}  # step 0: warm-up
-        total = sum(med.values())
+        timed = steps[1:]  # step 0 is the warm-up
+        med = {p: statistics.median(s[p] for s in timed) for p in speed_grpo.PHASES}
+        total = statistics.median(sum(s.values()) for s in timed)
         sampled = args.group_size * args.new_tokens
         rows.append(f"| {name} | {med['rollout']:.2f} | {med['reward']:.3f} | {med['update']:.2f} | {total:.2f} "
                     f"| {sampled / med['rollout']:.0f} |")
+        progress(rows[-1])
     return rows
 
 
