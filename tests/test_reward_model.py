@@ -251,5 +251,8 @@ def test_command_pairs_and_user_errors(tmp_path):
         run_command("train", config, tmp_path / "w", [("reward_model.pairs", str(bad))])
     with pytest.raises(UserError, match="unknown field"):
         run_command("train", config, tmp_path / "w", [("reward_model.stepz", "3")])
+    with pytest.raises(UserError, match=r"batch_size=4 must split over the mesh's 8 batch shards"):
+        run_command("train", config, tmp_path / "w", [("reward_model.pairs", str(good)), ("reward_model.batch_size", "4"),
+                                                      ("reward_model.eval_fraction", "0.0")])
     with pytest.raises(UserError, match="--out"):
         run_command("pairs", config, tmp_path / "w")

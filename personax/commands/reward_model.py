@@ -33,7 +33,6 @@ def _config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from personax.cli import UserError
-    from personax.data.fields import RecordError
     cfg = _config(args)
     if args.action == "pairs" and args.out is None:
         raise UserError("reward-model pairs needs --out FILE")
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         from personax.train.reward_model.trainer import run_reward_model
         last = run_reward_model(cfg, args.workdir)
-    except (RecordError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:  # bad pairs (RecordError), config values, missing files
         raise UserError(str(e)) from None
     print("reward-model: " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in last.items()))
     print(f"reward-model: set rewards.learned_rm.checkpoint={args.workdir / 'reward_model'}")

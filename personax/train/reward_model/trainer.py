@@ -27,8 +27,9 @@ from personax.train.step import make_train_step
 def evaluate(eval_fn, trainable, rngs, frozen, arrays, batch_size: int, mesh) -> dict[str, float]:
     """Pair-weighted means of the loss metrics over every held-out pair."""
     sums, total = {}, 0.0
+    share = slice(jax.process_index(), None, jax.process_count())
     for batch in eval_batches(arrays, batch_size):
-        _, m = eval_fn(trainable, rngs, frozen, place_batch(mesh, batch))
+        _, m = eval_fn(trainable, rngs, frozen, place_batch(mesh, {k: v[share] for k, v in batch.items()}))
         m = jax.device_get(m)
         for k, v in m.items():
             if k != "pairs":
@@ -40,6 +41,11 @@ def evaluate(eval_fn, trainable, rngs, frozen, arrays, batch_size: int, mesh) ->
 def run_reward_model(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
     workdir = pathlib.Path(workdir)
     rc, rm_dir = cfg.reward_model, workdir / "reward_model"
+    mesh = make_mesh(MeshConfig(**cfg.mesh))
+    shards = mesh.shape["data"] * mesh.shape["fsdp"]
+    if rc.batch_size % shards or rc.batch_size % jax.process_count():
+        raise ValueError(f"reward_model.batch_size={rc.batch_size} must split over the mesh's {shards} batch shards "
+                         f"and {jax.process_count()} hosts")
     train, held = split_pairs(load_pairs(cfg, workdir), rc.eval_fraction, cfg.seed)
     if len(train) < rc.batch_size:
         raise ValueError(f"{len(train)} training pairs is fewer than reward_model.batch_size={rc.batch_size}")
@@ -47,7 +53,6 @@ def run_reward_model(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path
                                     texts=lambda: (t for p in train for t in (p.context, p.chosen, p.rejected)))
     save_model_config(rm_dir, cfg, rc.max_len)
     graphdef, trainable, rngs, frozen = split_reward_model(model)
-    mesh = make_mesh(MeshConfig(**cfg.mesh))
     trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
     rngs = jax.device_put(rngs, replicated(mesh))
     tx, schedule = sft_optimizer(rc)  # the same Adam + clip + warmup-cosine recipe, from this section's fields
@@ -71,7 +76,8 @@ def run_reward_model(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path
     bar = tqdm(range(start, rc.steps), initial=start, total=rc.steps, desc="reward model", disable=not cfg.progress)
     for step in bar:
         t0 = time.perf_counter()
-        idx = train_indices(len(train), rc.batch_size, cfg.seed, step)
+        # Every host draws the same global rows and passes its own share of them.
+        idx = train_indices(len(train), rc.batch_size, cfg.seed, step)[jax.process_index()::jax.process_count()]
         batch = place_batch(mesh, {k: v[idx] for k, v in train_arrays.items()})
         trainable, rngs, opt_state, m = step_fn(trainable, rngs, frozen, opt_state, batch)
         done = step + 1
