@@ -76,8 +76,9 @@ def sft_rows(args, model, export_dir: pathlib.Path, peak_gflops: float) -> tuple
         for name, stepper in (("personax", px), ("PyTorch", pt)):
             seconds = common.median_seconds(stepper.step, args.repeats, warmup=0)
             flops = common.train_flops_per_token(stepper.n_params, stepper.n_trainable, rank == 0) * n_tokens
+            gflops = flops / seconds / 1e9
             rows.append(f"| {mode} | {name} | {stepper.n_trainable / 1e6:.2f}M | {seconds:.2f} | "
-                        f"{n_tokens / seconds:.0f} | {flops / seconds / 1e9:.1f} | {100 * flops / seconds / 1e9 / peak_gflops:.0f}% "
+                        f"{n_tokens / seconds:.0f} | {gflops:.1f} | {100 * gflops / peak_gflops:.0f}% "
                         f"| {losses[name]:.4f} |")
             progress(rows[-1])
         del px, pt
