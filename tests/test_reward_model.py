@@ -63,9 +63,9 @@ def write_config(folder: pathlib.Path, pairs_path: pathlib.Path) -> pathlib.Path
     return path
 
 
-def run_command(action, config, workdir, overrides=(), out=None) -> int:
-    return command.run(argparse.Namespace(action=action, config=str(config), workdir=workdir, out=out,
-                                          config_overrides=list(overrides)))
+def run_command(action, config, workdir, overrides=(), out=None, pairs=None) -> int:
+    return command.run(argparse.Namespace(action=action, config=str(config), workdir=workdir, out=out, split="rl",
+                                          pairs=pairs, config_overrides=list(overrides)))
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +166,19 @@ def test_checkpoint_round_trip_reproduces_the_held_out_evaluation(trained):
 
 
 @pytest.mark.slow  # three short trainings: ~1.5 minutes on 2 busy cores
+def test_eval_command_reports_accuracy_per_kind_and_the_length_baseline(trained, tmp_path, capsys):
+    rm_dir, _, config = trained
+    pairs = [PreferencePair(p.context, p.chosen, p.rejected, f"s{i}/{'right>wrong' if i % 2 else 'right>other'}")
+             for i, p in enumerate(separable_pairs(10, seed=9))]
+    write_pairs(tmp_path / "eval.jsonl", pairs)
+    capsys.readouterr()
+    assert run_command("eval", config, rm_dir.parent, pairs=tmp_path / "eval.jsonl") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pairs"] == 10 and report["accuracy"] >= 0.9
+    assert report["longer_wins_accuracy"] == np.mean([len(p.chosen) > len(p.rejected) for p in pairs])
+    assert set(report) >= {"accuracy/right>wrong", "accuracy/right>other", "loss", "margin"}
+
+
 def test_resume_continues_as_an_uninterrupted_run(tmp_path, trained):
     _, _, config = trained
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"

@@ -9,6 +9,8 @@ R alone). JAX is imported only when a model is loaded.
 """
 from __future__ import annotations
 
+import asyncio
+
 import ml_collections
 import numpy as np
 
@@ -42,7 +44,9 @@ async def learned_rm_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np
     scorer = getattr(ctx, "learned_rm", None)
     if scorer is None:
         return np.full(len(batch), np.nan, np.float32), {"mean": float("nan"), "nan": float(len(batch)), "loaded": 0.0}
-    raw_N = scorer.score([r.example.input for r in batch.rollouts], [r.parsed.prompt for r in batch.rollouts])
+    # Off the event loop: the judged rewards gathered beside this one keep their calls moving.
+    raw_N = await asyncio.to_thread(scorer.score, [r.example.input for r in batch.rollouts],
+                                    [r.parsed.prompt for r in batch.rollouts])
     if not np.all(np.isfinite(raw_N)):
         raise FloatingPointError(f"reward model (step {scorer.step}) gave non-finite scores to "
                                  f"{int((~np.isfinite(raw_N)).sum())} of {len(raw_N)} rollouts: the checkpoint is broken")
