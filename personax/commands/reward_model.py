@@ -71,6 +71,7 @@ def _evaluate(cfg, args: argparse.Namespace) -> dict[str, float]:
         from personax.train.sft_run import read_examples
         path = split_paths(args.workdir, cfg.data).get(args.split)
         if path is None or not path.exists():
-            raise FileNotFoundError(f"no data split {args.split!r} under {args.workdir}/data/ppopt (run the data stage)")
+            raise FileNotFoundError(f"no data split {args.split!r} under {args.workdir}/data/ppopt "
+                                    f"(run the data stage first)")
         pairs, _ = build_sim_pairs(read_examples(path), seed=cfg.seed, **cfg.reward_model.sim.to_dict())
     return pair_accuracy(RewardScorer.load(args.workdir / "reward_model"), pairs)

@@ -48,8 +48,9 @@ async def learned_rm_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np
     raw_N = await asyncio.to_thread(scorer.score, [r.example.input for r in batch.rollouts],
                                     [r.parsed.prompt for r in batch.rollouts])
     if not np.all(np.isfinite(raw_N)):
-        raise FloatingPointError(f"reward model (step {scorer.step}) gave non-finite scores to "
-                                 f"{int((~np.isfinite(raw_N)).sum())} of {len(raw_N)} rollouts: the checkpoint is broken")
+        bad = int((~np.isfinite(raw_N)).sum())
+        raise FloatingPointError(f"reward model (step {scorer.step}) gave non-finite scores to {bad} of "
+                                 f"{len(raw_N)} rollouts: the checkpoint is broken")
     scores_N = (1.0 / (1.0 + np.exp(-raw_N.astype(np.float64)))).astype(np.float32)
     metrics = {"mean": float(scores_N.mean()) if len(batch) else float("nan"), "nan": 0.0, "loaded": 1.0,
                "raw_mean": float(raw_N.mean()) if len(batch) else float("nan"),

@@ -57,7 +57,8 @@ def load_pairs(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[Pr
     examples = [e for s in rc.pair_splits for e in read_examples(paths[s])]
     pairs, stats = build_sim_pairs(examples, seed=cfg.seed, **rc.sim.to_dict())
     if not pairs:
-        raise ValueError(f"no sim preference pairs from {len(examples)} examples ({stats}); lower reward_model.sim.min_gap")
+        raise ValueError(f"no sim preference pairs from {len(examples)} examples ({stats}); "
+                         f"lower reward_model.sim.min_gap")
     write_pairs(kept, pairs)
     print(f"reward model: {stats.pairs} sim pairs from {stats.examples} examples ({stats.skipped} skipped); "
           f"chosen by candidate {dict(stats.chosen)}")

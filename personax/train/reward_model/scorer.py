@@ -10,7 +10,8 @@ import ml_collections
 import numpy as np
 
 from personax.train.checkpoint import Checkpointer, abstract_like
-from personax.train.reward_model.model import build_reward_model, encode, read_model_config, score_fn, split_reward_model
+from personax.train.reward_model.model import (build_reward_model, encode, read_model_config, score_fn,
+                                               split_reward_model)
 
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from personax.sharding import MeshConfig, make_mesh, place_batch, replicated, shard_state
 from personax.train.checkpoint import Checkpointer, abstract_like
-from personax.train.metrics import MetricWriter
+from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.reward_model.data import eval_batches, load_pairs, pair_arrays, train_indices
 from personax.train.reward_model.loss import bt_loss_fn
 from personax.train.reward_model.model import build_reward_model, save_model_config, split_reward_model
@@ -93,4 +93,4 @@ def run_reward_model(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path
                       extra={"train_pairs": len(train), "held_out_pairs": len(held)})
     ckpt.close()
     writer.close()
-    return last
+    return last or (read_metrics(rm_dir) or [{}])[-1]  # a finished run, rerun: its last logged step
