@@ -28,7 +28,9 @@ smoke: $(STAMP)
 	$(BIN)/personax chat --model smollm2-135m-instruct --prompt "What is the capital of France?"
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/decode_speed.py
+	$(BIN)/python bench/train_speed.py
 
 clean:
 	rm -rf $(VENV)

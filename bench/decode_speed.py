@@ -25,14 +25,18 @@ PROMPTS = ["What is the capital of France?", "Give me three tips for learning to
            "Summarize the plot of Romeo and Juliet.", "What are the benefits of regular exercise?"]
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up: compile / first-call overheads
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from speed_common import median_seconds  # noqa: E402
+
+
+def _best_torch_threads(fn, repeats: int) -> tuple[float, int]:
+    import torch
+    timings = {}
+    for threads in dict.fromkeys((os.cpu_count() or 1, 1)):
+        torch.set_num_threads(threads)
+        timings[threads] = median_seconds(fn, repeats)
+    best = min(timings, key=timings.get)
+    return timings[best], best
 
 
 def main() -> None:
@@ -51,14 +55,13 @@ def main() -> None:
 
     model, cfg, tok = hub.load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
     export_dir = tempfile.mkdtemp(prefix="personax-bench-")
-    save_hf(model, __import__("pathlib").Path(export_dir), tok)
+    save_hf(model, pathlib.Path(export_dir), tok)
     hf_model = transformers.AutoModelForCausalLM.from_pretrained(export_dir, torch_dtype=torch.float32).eval()
     graphdef, state = nnx.split(model)
     params = SamplingParams(max_new_tokens=args.new_tokens, greedy=True)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
-    print(f"| batch | personax tok/s | transformers tok/s | ratio (personax / transformers) |")
-    print(f"|---|---|---|---|")
+    print("| batch | personax tok/s | transformers tok/s (threads) | ratio (personax / transformers) |")
+    print("|---|---|---|---|")
     for batch in [int(b) for b in args.batches.split(",")]:
         chats = [tok.encode_chat([{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]) for i in range(batch)]
         tokens, valid = left_pad(chats, pad_id=tok.pad_id or 0)
@@ -76,9 +79,10 @@ def main() -> None:
                                   min_new_tokens=args.new_tokens, do_sample=False,
                                   pad_token_id=tok.pad_id or 0)
 
-        px = batch * args.new_tokens / _median_seconds(run_personax, args.repeats)
-        hf = batch * args.new_tokens / _median_seconds(run_hf, args.repeats)
-        print(f"| {batch} | {px:.1f} | {hf:.1f} | {px / hf:.2f} |", flush=True)
+        px = batch * args.new_tokens / median_seconds(run_personax, args.repeats)
+        hf_seconds, threads = _best_torch_threads(run_hf, args.repeats)
+        hf = batch * args.new_tokens / hf_seconds
+        print(f"| {batch} | {px:.1f} | {hf:.1f} ({threads}) | {px / hf:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
