@@ -57,8 +57,8 @@ def score(name, batch, ctx):
 
 
 def test_registry_names_and_unknown_names():
-    assert REWARDS.names() == ["format", "profile", "sim_personalization", "sim_task", "task_pairwise"]
-    with pytest.raises(KeyError, match="unknown reward 'helpfulness'; registered: format, profile"):
+    assert REWARDS.names() == ["format", "learned_rm", "profile", "sim_personalization", "sim_task", "task_pairwise"]
+    with pytest.raises(KeyError, match="unknown reward 'helpfulness'; registered: format, learned_rm, profile"):
         combine({"helpfulness": 1.0})
     with pytest.raises(ValueError, match="all zero"):
         combine({"format": 0.0})

@@ -22,18 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from personax.cli import UserError
-    from personax.configfile import ConfigError, apply_override, load_config
-    from personax.train.reward_model import get_reward_model_config
-    try:
-        cfg = load_config(args.config)
-        if "reward_model" not in cfg:
-            cfg.reward_model = get_reward_model_config()
-        for name, value in args.config_overrides:
-            apply_override(cfg, name, value)
-    except ConfigError as e:
-        raise UserError(str(e)) from None
-    return cfg
+    from personax.commands import experiment_config
+    return experiment_config(args)
 
 
 def run(args: argparse.Namespace) -> int:

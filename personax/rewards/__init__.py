@@ -1,6 +1,6 @@
 """PPOpt rewards (SPEC §2.3): registered reward functions, their weighted total, the rollout batch
 they read and the config that builds the deployed LLM and judges. See docs/rewards.md."""
-from personax.rewards import formatting, judged, sim  # noqa: F401  (registers the rewards)
+from personax.rewards import formatting, judged, learned, sim  # noqa: F401  (registers the rewards)
 from personax.rewards.base import REWARDS, RewardContext, RewardFn, summary
 from personax.rewards.batch import Answers, Rollout, RolloutBatch, build_rollout_answers, rollout_batch
 from personax.rewards.combine import DEFAULT_WEIGHTS, combine

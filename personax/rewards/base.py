@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import numpy as np
 
@@ -27,6 +27,7 @@ class RewardContext:
     seed: int = 0
     step: int = 0  # mixed into the pairwise A/B draw, so each step draws afresh
     concurrency: int = 16  # judge calls in flight per reward
+    learned_rm: Any = None  # a loaded learned reward model (rewards.learned.build_scorer), if weighted
 
     def need_judges(self, reward: str) -> Judges:
         if self.judges is None:

@@ -21,6 +21,7 @@ from personax.llm.sim.deployed import SimDeployed
 from personax.llm.sim.judges import SimJudges
 from personax.rewards.base import RewardContext
 from personax.rewards.combine import DEFAULT_WEIGHTS, Combined, combine
+from personax.rewards.learned import get_learned_rm_config
 
 BACKENDS = ("sim", "hosted", "local")
 
@@ -36,6 +37,7 @@ def get_rewards_config() -> ml_collections.ConfigDict:
         sim=ml_collections.ConfigDict(dict(seed=0, cue_reliability=0.5)),
         llm=role_config(models=(("gpt-4o-mini", 1.0),), temperature=0.7, max_tokens=1024),
     ))
+    c.learned_rm = get_learned_rm_config()  # used when weights.learned_rm != 0
     c.judge = ml_collections.ConfigDict(dict(
         backend="sim",
         json_mode=True,  # ask the endpoint for a JSON object; turn off where response_format is refused
@@ -94,6 +96,8 @@ def reward_fn(cfg: ml_collections.ConfigDict) -> Combined:
     return combine(dict(cfg.weights.to_dict()))
 
 
-def reward_context(cfg: ml_collections.ConfigDict, judges: Judges | None, step: int = 0) -> RewardContext:
+def reward_context(cfg: ml_collections.ConfigDict, judges: Judges | None, step: int = 0,
+                   learned_rm=None) -> RewardContext:
     sim = judges if isinstance(judges, SimJudges) else None
-    return RewardContext(judges=judges, sim=sim, seed=cfg.seed, step=step, concurrency=cfg.concurrency)
+    return RewardContext(judges=judges, sim=sim, seed=cfg.seed, step=step, concurrency=cfg.concurrency,
+                         learned_rm=learned_rm)

@@ -8,6 +8,7 @@ from personax.eval.config import get_eval_config
 from personax.models.lora import DEFAULT_TARGETS
 from personax.rewards import get_rewards_config
 from personax.rl.config import get_grpo_config
+from personax.train.reward_model import get_reward_model_config
 
 
 def experiment() -> ml_collections.ConfigDict:
@@ -40,4 +41,5 @@ def experiment() -> ml_collections.ConfigDict:
                        log_every=1, checkpoint_every=10, keep_checkpoints=2, samples_to_log=4))
     c.rewards = get_rewards_config()
     c.eval = get_eval_config()
+    c.reward_model = get_reward_model_config()  # `personax reward-model`; used by GRPO via rewards.learned_rm
     return c

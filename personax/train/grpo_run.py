@@ -19,6 +19,7 @@ from tqdm import tqdm
 from personax.data.pipeline import PipelineConfig, build_pipeline
 from personax.data.policy_io import count_statuses
 from personax.rewards import build_deployed, build_judges, reward_context, reward_fn, rollout_batch
+from personax.rewards.learned import build_scorer
 from personax.rl.advantages import compute_advantages
 from personax.rl.batching import update_schedule
 from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, sampling_params
@@ -57,6 +58,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     h, loss_cfg = batch_hierarchy(g), loss_config(g)
     sampling = sampling_params(g, tuple(tok.stop_token_ids))
     deployed, judges, total_reward = build_deployed(cfg.rewards), build_judges(cfg.rewards), reward_fn(cfg.rewards)
+    learned_rm = build_scorer(cfg.rewards)
 
     data = build_pipeline(str(paths["rl"]), tok, PipelineConfig(
         mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=cfg.seed, num_epochs=None),
@@ -90,7 +92,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         texts = _decode(tok, tokens_NxM, lengths_N)
         rollouts = asyncio.run(rollout_batch(rows, texts, deployed, cfg.rewards.concurrency))
         R_N, components, reward_metrics = asyncio.run(
-            total_reward(rollouts, reward_context(cfg.rewards, judges, step)))
+            total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm)))
         ok_N = np.isfinite(R_N)
         tracker.update(~ok_N)
         valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group)
