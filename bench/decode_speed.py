@@ -7,15 +7,20 @@ personax's own exporter; transformers loads that export. Both decode greedily fo
 `--new-tokens` tokens (no stop tokens) from the same chat prompts, f32 on CPU. Compilation
 (personax) and the first call (both) are warm-up and not timed; the median of `--repeats`
 timed runs is reported. tokens/s = batch * new_tokens / seconds (prefill included in both).
+PyTorch runs with whichever of all cores or one thread is faster (printed).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
+import pathlib
+import sys
 import tempfile
-import time
 
-import jax
+# Passive OpenMP waiting: spinning threads starve each other on a small, shared machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import jax  # noqa: E402
 import numpy as np
 from flax import nnx
 
@@ -56,7 +61,7 @@ def main() -> None:
     model, cfg, tok = hub.load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
     export_dir = tempfile.mkdtemp(prefix="personax-bench-")
     save_hf(model, pathlib.Path(export_dir), tok)
-    hf_model = transformers.AutoModelForCausalLM.from_pretrained(export_dir, torch_dtype=torch.float32).eval()
+    hf_model = transformers.AutoModelForCausalLM.from_pretrained(export_dir, dtype=torch.float32).eval()
     graphdef, state = nnx.split(model)
     params = SamplingParams(max_new_tokens=args.new_tokens, greedy=True)
 
