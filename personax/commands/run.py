@@ -38,4 +38,6 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(result, dict) and name in ("sft", "grpo"):
             keys = [k for k in ("loss", "reward/total/mean", "kl_mean") if k in result]
             print(f"{name}: " + " ".join(f"{k}={result[k]:.4g}" for k in keys), flush=True)
+        if name == "eval":
+            print(f"eval: report in {args.workdir / 'report' / 'report.md'}", flush=True)
     return 0
