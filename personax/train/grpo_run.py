@@ -29,7 +29,7 @@ from personax.sharding import MeshConfig, make_mesh, replicated, shard_state
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
 from personax.train.grpo import make_grpo_update, make_logprob_fn
-from personax.train.metrics import MetricWriter
+from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.policy import load_base
 from personax.train.policy_init import grpo_policy
 from personax.train.sft_run import read_examples, sft_texts
@@ -77,7 +77,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     P, T = g.max_prompt_len, g.sampling.temperature
     logp_fn = jax.jit(make_logprob_fn(graphdef, P, T))
     update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T))
-    last = {}
+    last = (read_metrics(workdir / "grpo") or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc="grpo", disable=not cfg.progress)
     for step in bar:
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ from personax.data.pipeline import PipelineConfig, build_pipeline
 from personax.sharding import MeshConfig, make_mesh, place_batch, replicated, shard_state
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
-from personax.train.metrics import MetricWriter
+from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.policy import add_adapters, load_base
 from personax.train.sft import make_sft_step, sft_optimizer
 from personax.train.step import split_for_training
@@ -65,7 +65,7 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict
         it.set_state(r["data_state"])
     writer = MetricWriter(workdir / "sft", resume_step=start)
     step_fn = jax.jit(make_sft_step(graphdef, tx, c.grad_accum), donate_argnums=(0, 3))
-    last = {}
+    last = (read_metrics(workdir / "sft") or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, c.steps), initial=start, total=c.steps, desc="sft", disable=not cfg.progress)
     for step in bar:
         t0 = time.perf_counter()
