@@ -101,6 +101,20 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
+def commit(tree, mesh: Mesh):
+    """Pins every array to a sharding on `mesh`: the one it has, or replicated for arrays that
+    live on a single device (e.g. an optimizer's step count). A jitted step then sees the same
+    input shardings on its first call as on later ones (else it compiles twice)."""
+    return jax.device_put(tree, jax.tree.map(
+        lambda x: x.sharding if isinstance(x.sharding, NamedSharding) else replicated(mesh), tree))
+
+
+def state_out_shardings(mesh: Mesh, *states):
+    """Out-shardings for a train step returning (*states, metrics): each state keeps its input
+    shardings (else XLA picks its own and the next call recompiles); metrics are replicated."""
+    return (*(jax.tree.map(lambda x: x.sharding, s) for s in states), replicated(mesh))
+
+
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
                            process_id: int | None = None) -> None:
     """Multi-host start: explicit arguments, else PERSONAX_COORDINATOR/NUM_PROCESSES/PROCESS_ID,

@@ -25,13 +25,13 @@ from personax.rl.batching import update_schedule
 from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, sampling_params
 from personax.rl.filtering import drop_rows, valid_rollouts
 from personax.sampler import generate
-from personax.sharding import MeshConfig, make_mesh, replicated, shard_state
+from personax.sharding import MeshConfig, commit, make_mesh, replicated, shard_state, state_out_shardings
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
 from personax.train.grpo import make_grpo_update, make_logprob_fn
 from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.policy import load_base
-from personax.train.policy_init import grpo_policy
+from personax.train.policy_init import grpo_policy, reference_fn
 from personax.train.sft_run import read_examples, sft_texts
 
 
@@ -49,12 +49,13 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     paths = run_data(cfg, workdir)
     examples = read_examples(paths["rl"])
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
-    graphdef, trainable, rngs, frozen, reference, from_sft = grpo_policy(model, cfg, workdir)
+    graphdef, trainable, rngs, frozen, lora, from_sft = grpo_policy(model, cfg, workdir)
     mesh = make_mesh(MeshConfig(**cfg.mesh))
     trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
     rngs = jax.device_put(rngs, replicated(mesh))
+    reference = reference_fn(trainable, lora)
     tx = grpo_optimizer(g)
-    opt_state = jax.jit(tx.init)(trainable)
+    opt_state = commit(jax.jit(tx.init)(trainable), mesh)
     h, loss_cfg = batch_hierarchy(g), loss_config(g)
     sampling = sampling_params(g, tuple(tok.stop_token_ids))
     deployed, judges, total_reward = build_deployed(cfg.rewards), build_judges(cfg.rewards), reward_fn(cfg.rewards)
@@ -76,7 +77,8 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
 
     P, T = g.max_prompt_len, g.sampling.temperature
     logp_fn = jax.jit(make_logprob_fn(graphdef, P, T))
-    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T))
+    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T),
+                        out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / "grpo") or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc="grpo", disable=not cfg.progress)
     for step in bar:

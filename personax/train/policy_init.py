@@ -9,6 +9,7 @@ from __future__ import annotations
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
@@ -62,16 +63,20 @@ def load_policy(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, stage: st
 
 
 def grpo_policy(model: nnx.Module, cfg: ml_collections.ConfigDict, workdir: pathlib.Path):
-    """-> (graphdef, trainable, rngs, frozen, reference) where `reference(trainable)` gives the
-    trainable state of the KL reference policy."""
-    from personax.models.lora import adapters_off
-
+    """-> (graphdef, trainable, rngs, frozen, lora, started_from_sft): the SFT result with a fresh
+    adapter (lora=True) or all parameters trainable (lora=False)."""
     started_from_sft = load_stage_into(model, cfg, workdir / "sft" / "checkpoints", sft_adapter_seed(cfg))
     lora = add_adapters(model, cfg.lora, grpo_adapter_seed(cfg))
     graphdef, trainable, rngs, frozen = split_for_training(model)
+    return graphdef, trainable, rngs, frozen, lora, started_from_sft
+
+
+def reference_fn(trainable, lora: bool):
+    """`reference(trainable)` -> the trainable state of the KL reference (the SFT policy): adapters
+    off, or a frozen copy of the starting weights (take it after sharding: it keeps the shardings)."""
+    from personax.models.lora import adapters_off
+
     if lora:
-        reference = adapters_off
-    else:
-        frozen_copy = jax.tree.map(lambda x: x.copy(), trainable)
-        reference = lambda _: frozen_copy  # noqa: E731
-    return graphdef, trainable, rngs, frozen, reference, started_from_sft
+        return adapters_off
+    frozen_copy = jax.tree.map(jnp.copy, trainable)
+    return lambda _: frozen_copy

@@ -17,7 +17,8 @@ from tqdm import tqdm
 from personax.data.examples import PPOptExample
 from personax.data.fields import Fields
 from personax.data.pipeline import PipelineConfig, build_pipeline
-from personax.sharding import MeshConfig, make_mesh, place_batch, replicated, shard_state
+from personax.sharding import (MeshConfig, commit, make_mesh, place_batch, replicated, shard_state,
+                               state_out_shardings)
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
 from personax.train.metrics import MetricWriter, read_metrics
@@ -46,7 +47,7 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict
     trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
     rngs = jax.device_put(rngs, replicated(mesh))
     tx, schedule = sft_optimizer(c)
-    opt_state = jax.jit(tx.init)(trainable)
+    opt_state = commit(jax.jit(tx.init)(trainable), mesh)
 
     hosts = jax.process_count()
     if c.batch_size % (hosts * c.grad_accum):
@@ -64,7 +65,8 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict
         trainable, rngs, opt_state, start = r["params"]["trainable"], r["params"]["rngs"], r["opt_state"], r["step"]
         it.set_state(r["data_state"])
     writer = MetricWriter(workdir / "sft", resume_step=start)
-    step_fn = jax.jit(make_sft_step(graphdef, tx, c.grad_accum), donate_argnums=(0, 3))
+    step_fn = jax.jit(make_sft_step(graphdef, tx, c.grad_accum), donate_argnums=(0, 3),
+                      out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / "sft") or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, c.steps), initial=start, total=c.steps, desc="sft", disable=not cfg.progress)
     for step in bar:
