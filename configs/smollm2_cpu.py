@@ -9,8 +9,7 @@ projection; SFT 40 steps of 2 sequences (3e-4 -> 3e-5, 4 warmup steps); GRPO 24 
 2 states x G 4 with 320-token prompts and 96 new tokens, LR 2e-5, beta 0.05, rewards = 0.3 profile
 + 0.7 pairwise task from the sim judges, sim deployed model.
 Time: not yet measured end to end. Measured SFT on a quiet 2-core machine: 12.5 s a step after
-compilation (the first two steps take ~40 s each: the second recompiles), so the SFT stage is
-about 10 minutes; GRPO step time not yet measured. (A first try with 4 x 1024-token SFT batches
+compilation (~40 s in the first step), so the SFT stage is about 10 minutes; GRPO step time not yet measured. (A first try with 4 x 1024-token SFT batches
 took over two minutes a step on a loaded machine, hence these sizes.)
 Expected: not yet established; the acceptance target is held-out reward and sim personalization
 rising from zero-shot to SFT to GRPO beyond their bootstrap intervals, task coverage level.
