@@ -3,6 +3,7 @@ import asyncio
 import json
 import logging
 import pathlib
+import secrets
 import subprocess
 import sys
 import time
@@ -16,7 +17,8 @@ from personax.llm.config import make_chat_client, role_config
 from personax.llm.local_server import FaultPlan, LocalChatServer
 from personax.llm.retry import LLMCallError
 
-SECRET = "sk-test-Zq81xVvKp0secret"
+# A fresh fake key each run: a fixed key-shaped literal would sit in the repository like a leaked one.
+SECRET = "sk-test-" + secrets.token_hex(8)
 FAST = dict(api_key_env="", backoff_base_s=0.002, backoff_max_s=0.02, timeout_s=2.0)
 
 
