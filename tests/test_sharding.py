@@ -14,7 +14,7 @@ from personax.sampler import SamplingParams, generate, left_pad
 from personax.sharding import (MeshConfig, batch_sharding, make_mesh, place_batch, shard_state,
                                spec_for, state_shardings)
 from personax.train.checkpoint import Checkpointer, abstract_like
-from personax.train.losses import next_token_loss
+from personax.train.sft import completion_nll_sum
 from personax.train.step import make_train_step, split_for_training
 
 MESHES = [MeshConfig(data=2, fsdp=2, tensor=2), MeshConfig(data=1, fsdp=2, tensor=4)]
@@ -39,8 +39,10 @@ def _batch():
 
 
 def _loss(model, batch):
-    logits, _ = model(batch["tokens"], positions_from_valid(batch["valid"]), causal_mask(batch["valid"]))
-    return next_token_loss(logits, batch["tokens"], batch["loss_mask"])
+    valid = batch["valid"]
+    nll, n = completion_nll_sum(model, {"tokens": batch["tokens"], "loss_mask": batch["loss_mask"],
+                                        "segment_ids": valid.astype(jnp.int32), "positions": positions_from_valid(valid)})
+    return nll / n, {"loss": nll / n}
 
 
 def _one_step(model, mesh=None):

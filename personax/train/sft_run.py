@@ -5,7 +5,6 @@ and the Grain iterator position), so a killed run ends exactly where an uninterr
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
@@ -15,7 +14,7 @@ import ml_collections
 from tqdm import tqdm
 
 from personax.data.examples import PPOptExample
-from personax.data.fields import Fields
+from personax.data.importers import load, to_examples
 from personax.data.pipeline import PipelineConfig, build_pipeline
 from personax.sharding import (MeshConfig, commit, make_mesh, place_batch, replicated, shard_state,
                                state_out_shardings)
@@ -28,8 +27,8 @@ from personax.train.step import split_for_training
 
 
 def read_examples(path: pathlib.Path) -> list[PPOptExample]:
-    return [PPOptExample.from_json(Fields(json.loads(line), f"{path}:{i}"))
-            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    """A split file written by the data stage (errors name the file, line and field)."""
+    return to_examples(load(path, kind="example"))
 
 
 def sft_texts(path: pathlib.Path):
