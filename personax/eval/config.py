@@ -7,7 +7,23 @@ import ml_collections
 from personax.llm.config import role_config
 
 DEFAULT_METHODS = ("original", "full_history", "full_history_reminder", "retrieval_topk", "profile_summary",
-                   "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo")
+                   "generic_rewriter", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo")
+ROBUSTNESS_METHODS = ("original", "full_history", "profile_summary", "generic_rewriter", "ppopt_sft", "ppopt_grpo")
+NOISE_LAYERS = ("surface_noise", "incomplete_info", "semantic_ambiguity")
+
+
+def get_robustness_config() -> ml_collections.ConfigDict:
+    """Sweeps over the held-out states' histories (robustness.py); each point scores `methods`."""
+    return ml_collections.ConfigDict(dict(
+        enabled=False,
+        sweeps=("noise", "sparsity", "traits"),
+        methods=ROBUSTNESS_METHODS,
+        max_examples=0,  # states per point: the first N of the evaluated states (0 = all of them)
+        seed=0,  # which messages are noised and how
+        noise_layers=NOISE_LAYERS,
+        noise_rates=(0.0, 0.25, 0.5, 0.75, 1.0),
+        sessions=(1, 2, 3, 4),  # sparsity: the last k history sessions kept
+        express_scales=(0.25, 0.5, 0.75, 1.0)))  # traits: the sim user's expression knob
 
 
 def get_eval_config() -> ml_collections.ConfigDict:
@@ -18,16 +34,20 @@ def get_eval_config() -> ml_collections.ConfigDict:
     c.seed = 0  # bootstrap resampling
     c.bootstrap_samples = 1000
     c.confidence = 0.95
-    c.concurrency = 16  # deployed, summarizer and judge calls in flight
+    c.concurrency = 16  # deployed, summarizer, rewriter and judge calls in flight
     c.retrieval_k = 3  # retrieval_topk: past user turns kept
     c.reminder = ("Remember the preferences I have shown in these earlier conversations, and tailor your "
                   "answer to them.")
     c.summarizer = ml_collections.ConfigDict(dict(
         backend="deployed",  # "deployed": the deployed LLM summarizes; "hosted": the model in `llm`
         llm=role_config(models=(("gpt-4o-mini", 1.0),), temperature=0.0, max_tokens=512)))
+    c.rewriter = ml_collections.ConfigDict(dict(
+        backend="base",  # "base": the untrained policy base model on the sampler; "hosted": the model in `llm`
+        llm=role_config(models=(("gpt-4o-mini", 1.0),), temperature=0.0, max_tokens=512)))
     c.policy = ml_collections.ConfigDict(dict(
         batch_size=8,  # states per sampler call; the last batch is padded to this size
         max_prompt_len=0,  # 0 = grpo.max_prompt_len (the prompt is cut from the left)
         max_new_tokens=0))  # 0 = grpo.sampling.max_new_tokens; decoding is greedy
+    c.robustness = get_robustness_config()
     c.plots = True
     return c

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from personax.data.examples import PPOptExample
 from personax.eval.judges import Judges
 from personax.eval.methods import Method, MethodContext, MethodOutput, MethodSkipped, gather_limited
+from personax.eval.stats import summarize_method
 from personax.llm.deployed import CALL_FAILURES, DeployedLLM
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,13 @@ def _finite(x: float) -> float | None:
 
 
 class Harness:
-    def __init__(self, deployed: DeployedLLM, judges: Judges, store: ItemStore, config_fp: str, concurrency: int):
+    def __init__(self, deployed: DeployedLLM, judges: Judges, store: ItemStore, config_fp: str, concurrency: int,
+                 answers: dict[str, asyncio.Future] | None = None):
         self.deployed, self.judges, self.store = deployed, judges, store
         self.config_fp, self.concurrency = config_fp, concurrency
-        # A prompt asked twice (a rewrite that fell back to the query) gets the same answer, paid once.
-        self._answers: dict[str, asyncio.Future] = {}
+        # A prompt asked twice (a rewrite that fell back to the query) gets the same answer, paid once;
+        # harnesses on one event loop may share the dict (the robustness points all ask the original query).
+        self._answers = {} if answers is None else answers
 
     async def _answer(self, prompt: str) -> str:
         if prompt not in self._answers:
@@ -140,3 +143,25 @@ class Harness:
                                      self.concurrency)
         self.store.add([{**item, "method": method.name, "version": version, "fingerprint": fp} for item in items])
         return None
+
+    async def run_methods(self, methods: Sequence[Method], examples: Sequence[PPOptExample], ctx: MethodContext
+                          ) -> dict[str, str]:
+        """Each method in turn (the baseline first); -> {skipped method: why}."""
+        notes = {}
+        for m in methods:
+            note = await self.run_method(m, examples, ctx)
+            if note:
+                notes[m.name] = note
+        return notes
+
+
+def scored_items(store: ItemStore, names: Sequence[str], examples: Sequence[PPOptExample]) -> dict[str, list[dict]]:
+    """method -> its stored items for these examples, in example order."""
+    return {name: [store.items[(x.state_id, name)] for x in examples if (x.state_id, name) in store.items]
+            for name in names}
+
+
+def summarize_methods(by_method: dict[str, list[dict]], seed: int, samples: int, confidence: float
+                      ) -> dict[str, dict]:
+    baseline = {i["state_id"]: i for i in by_method[BASELINE]}
+    return {name: summarize_method(items, baseline, seed, samples, confidence) for name, items in by_method.items()}

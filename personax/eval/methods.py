@@ -40,6 +40,10 @@ class MethodContext:
     deployed: DeployedLLM
     summarizer: DeployedLLM  # answers the profile_summary method's request
     concurrency: int = 16
+    rewriter: DeployedLLM | None = None  # generic_rewriter's hosted LLM (None: the base model rewrites)
+    # Results a method may reuse across calls on the same context: the robustness sweeps call each
+    # method once per point, and a history-free method would otherwise redo the same work each time.
+    memo: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 PromptsFn = Callable[[Sequence[PPOptExample], MethodContext], Awaitable[list[MethodOutput]]]
@@ -74,7 +78,7 @@ def method_names() -> list[str]:
 
 
 def _load_policy_methods() -> None:
-    from personax.eval import policy_methods  # noqa: F401  (registers ppopt_*; imports JAX only when asked)
+    from personax.eval import policy_methods, rewriter  # noqa: F401  (register ppopt_*, generic_rewriter)
 
 
 async def gather_limited(coros: Sequence[Awaitable], limit: int) -> list:

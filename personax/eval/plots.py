@@ -92,3 +92,47 @@ def training_curves(sft: list[dict], grpo: list[dict], path: pathlib.Path) -> pa
         if len(keys) > 1:
             ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def robustness_curves(robustness: dict, path: pathlib.Path, confidence: float) -> pathlib.Path:
+    """One panel per sweep curve: each method's personalization mean with its interval vs the swept value.
+    Tick labels carry what a point measured (e.g. the fraction of traits the histories express)."""
+    curves, names = robustness["curves"], robustness["methods"]
+    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(names)}
+    cols = min(3, len(curves))
+    rows_n = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(5.2 * cols, 4.0 * rows_n + 0.6), squeeze=False)
+    for ax in axes.flat[len(curves):]:
+        ax.set_visible(False)
+    for ax, (curve, points) in zip(axes.flat, curves.items()):
+        xs = [p["x"] for p in points]
+        width = (max(xs) - min(xs) or 1.0) * 0.02  # methods side by side, so the intervals do not hide each other
+        for i, m in enumerate(names):
+            pts = [(p["x"], p["methods"][m]["personalization"]) for p in points if m in p["methods"]]
+            pts = [(x, s) for x, s in pts if s["mean"] is not None]
+            if not pts:
+                continue
+            shift = (i - (len(names) - 1) / 2) * width
+            ax.errorbar([x + shift for x, _ in pts], [s["mean"] for _, s in pts],
+                        yerr=[[s["mean"] - s["lo"] for _, s in pts], [s["hi"] - s["mean"] for _, s in pts]],
+                        marker="o", ms=4, capsize=3, lw=1.4, color=colors[m], label=m)
+        ax.set_xticks(xs, [_tick(p) for p in points], fontsize=8)
+        ax.set_title(curve)
+        ax.set_xlabel(robustness["x_labels"][curve], fontsize=9)
+        ax.set_ylabel("personalization (1-10)", fontsize=9)
+        ax.set_ylim(0.5, 10.5)
+        ax.grid(alpha=0.3)
+    legend = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(6, len(legend)), fontsize=9,
+               frameon=False)
+    fig.suptitle(f"Robustness: personalization mean and {confidence:.0%} interval per point "
+                 f"({robustness['n_examples']} states)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _tick(point: dict) -> str:
+    traits = point["measured"].get("traits expressed")
+    return f"{point['x']:g}" + ("" if traits is None else f"\n{traits:.0%} traits")

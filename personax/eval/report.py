@@ -11,7 +11,7 @@ SIM_NOTE = ("**Sim world.** The {roles} {verb} the procedural sim world's, so th
             "exactly), not any real LLM.")
 
 
-def _ci(s: dict, digits: int = 2) -> str:
+def ci(s: dict, digits: int = 2) -> str:
     if s["mean"] is None:
         return "–"
     return f"{s['mean']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
@@ -25,9 +25,9 @@ def results_table(methods: dict[str, dict]) -> list[str]:
     rows = ["| method | n | personalization | Δ personalization | task | Δ task | win | tie | lose |",
             "|---|---|---|---|---|---|---|---|---|"]
     for name, m in methods.items():
-        rows.append(f"| {name} | {m['n']} | {_ci(m['personalization'])} | {_ci(m['delta_personalization'])} | "
-                    f"{_ci(m['task'])} | {_ci(m['delta_task'])} | {_ci(m['win'])} | {_pct(m['tie']['mean'])} | "
-                    f"{_ci(m['lose'])} |")
+        rows.append(f"| {name} | {m['n']} | {ci(m['personalization'])} | {ci(m['delta_personalization'])} | "
+                    f"{ci(m['task'])} | {ci(m['delta_task'])} | {ci(m['win'])} | {_pct(m['tie']['mean'])} | "
+                    f"{ci(m['lose'])} |")
     return rows
 
 
@@ -84,6 +84,9 @@ def write_report(summary: dict, by_method: dict[str, Sequence[dict]], workdir: p
         lines += ["Judge calls: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["judge_stats"].items())), ""]
     if plots:
         lines += _plots(summary, by_method, workdir, out, conf)
+    if "robustness" in summary:
+        from personax.eval.report_robustness import robustness_section
+        lines += robustness_section(summary["robustness"], out, conf, plots)
     lines += _example(by_method)
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")

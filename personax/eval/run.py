@@ -8,15 +8,20 @@ import pathlib
 
 import ml_collections
 
-from personax.eval.harness import BASELINE, Harness, ItemStore, fingerprint
+from personax.eval.harness import BASELINE, Harness, ItemStore, fingerprint, scored_items, summarize_methods
 from personax.eval.methods import MethodContext, get_method, method_names
 from personax.eval.report import write_report
-from personax.eval.stats import summarize_method
 from personax.llm.deployed import ChatDeployed, DeployedLLM
 from personax.rewards import build_deployed, build_judges
 from personax.rewards.config import role_model
 from personax.train.data_stage import run_data
 from personax.train.sft_run import read_examples
+
+
+def _hosted_role(section: ml_collections.ConfigDict, name: str) -> DeployedLLM:
+    from personax.llm.config import make_chat_client
+    return ChatDeployed(make_chat_client(section.llm), role_model(section, name), temperature=section.llm.temperature,
+                        max_tokens=section.llm.max_tokens)
 
 
 def build_summarizer(cfg: ml_collections.ConfigDict, deployed: DeployedLLM) -> DeployedLLM:
@@ -25,9 +30,15 @@ def build_summarizer(cfg: ml_collections.ConfigDict, deployed: DeployedLLM) -> D
         return deployed
     if s.backend != "hosted":
         raise ValueError(f"eval.summarizer.backend must be 'deployed' or 'hosted', got {s.backend!r}")
-    from personax.llm.config import make_chat_client
-    return ChatDeployed(make_chat_client(s.llm), role_model(s, "summarizer"), temperature=s.llm.temperature,
-                        max_tokens=s.llm.max_tokens)
+    return _hosted_role(s, "summarizer")
+
+
+def build_rewriter(cfg: ml_collections.ConfigDict) -> DeployedLLM | None:
+    """The generic rewriter's chat model; None for the "base" backend (the policy base model rewrites)."""
+    r = cfg.eval.rewriter
+    if r.backend not in ("base", "hosted"):
+        raise ValueError(f"eval.rewriter.backend must be 'base' or 'hosted', got {r.backend!r}")
+    return _hosted_role(r, "rewriter") if r.backend == "hosted" else None
 
 
 def method_order(cfg: ml_collections.ConfigDict) -> list[str]:
@@ -51,29 +62,22 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         raise ValueError(f"no examples in {paths[e.split]} to evaluate")
     names = method_order(cfg)
     deployed, judges = build_deployed(cfg.rewards), build_judges(cfg.rewards)
-    ctx = MethodContext(cfg, workdir, deployed, build_summarizer(cfg, deployed), e.concurrency)
+    ctx = MethodContext(cfg, workdir, deployed, build_summarizer(cfg, deployed), e.concurrency, build_rewriter(cfg))
     report_dir = workdir / "report"
     store = ItemStore(report_dir / "items.jsonl")
     config_fp = fingerprint(cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), str(paths[e.split]))
     harness = Harness(deployed, judges, store, config_fp, e.concurrency)
 
-    async def go() -> dict[str, str]:
-        notes = {}
-        for name in names:
-            note = await harness.run_method(get_method(name), examples, ctx)
-            if note:
-                notes[name] = note
-        return notes
-    notes = asyncio.run(go())
+    notes = asyncio.run(harness.run_methods([get_method(n) for n in names], examples, ctx))
     store.compact()
-
-    by_method = {name: [store.items[(x.state_id, name)] for x in examples if (x.state_id, name) in store.items]
-                 for name in names if name not in notes}
-    baseline = {i["state_id"]: i for i in by_method[BASELINE]}
-    methods = {name: summarize_method(items, baseline, e.seed, e.bootstrap_samples, e.confidence)
-               for name, items in by_method.items()}
+    by_method = scored_items(store, [n for n in names if n not in notes], examples)
+    methods = summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence)
     summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence, "methods": methods,
-               "skipped": notes, "judge_stats": dict(judges.stats), "sim": _sim_backends(cfg)}
+               "skipped": notes, "sim": _sim_backends(cfg)}
+    if e.robustness.enabled:
+        from personax.eval.robustness import run_robustness
+        summary["robustness"] = run_robustness(cfg, workdir, examples, ctx, judges, config_fp)
+    summary["judge_stats"] = dict(judges.stats)
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     write_report(summary, by_method, workdir, plots=e.plots)

@@ -1,0 +1,164 @@
+"""Robustness sweeps (SPEC §2.5): the same held-out states with their histories changed, every point
+scored by `eval.robustness.methods` through the same harness, into its own resumable
+`WORKDIR/report/robustness/<point>/items.jsonl`.
+
+Sweeps: `noise` (one curve per distractor layer: each eligible user message noised in that layer with
+probability r, clean otherwise; r = 0 is one shared point), `sparsity` (the last k sessions), `traits`
+(histories simulated again with the sim user's `express_scale`; sim generator only).
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import pathlib
+from typing import Any, Sequence
+
+import ml_collections
+
+from personax.data.examples import PPOptExample
+from personax.eval.harness import BASELINE, Harness, ItemStore, fingerprint, scored_items, summarize_methods
+from personax.eval.judges import Judges
+from personax.eval.methods import MethodContext, gather_limited, get_method
+from personax.eval.robustness_history import AtlasHistories, NotInAtlas, as_sent, keep_last, noised_in_layer, with_history
+from personax.eval.robustness_traits import Regenerator, generator_roles, not_sim, traits_expressed
+from personax.llm.cache import ResponseCache
+
+SWEEPS = ("noise", "sparsity", "traits")
+X_LABELS = {"noise": "noise rate r", "sparsity": "history sessions kept (last k)",
+            "traits": "sim user express_scale"}
+
+
+@dataclasses.dataclass
+class Point:
+    key: str  # its directory under report/robustness/
+    examples: list[PPOptExample]
+    spec: Any  # what, besides the config, decides its histories (in the items' fingerprint)
+    measured: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Sweeps:
+    points: dict[str, Point] = dataclasses.field(default_factory=dict)
+    curves: dict[str, list[tuple[float, str]]] = dataclasses.field(default_factory=dict)  # curve -> (x, key)
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # sweep -> why
+
+    def add(self, curve: str, x: float, point: Point) -> None:
+        self.points.setdefault(point.key, point)
+        self.curves.setdefault(curve, []).append((x, point.key))
+
+
+def _atlas(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> AtlasHistories | str:
+    from data_gen.runner import paths
+    rich = paths(workdir / "data" / "atlas", cfg.data.datagen)["rich"]
+    if not rich.exists():
+        return f"no PersonaGym atlas at {rich} (the held-out split was not generated in this workdir)"
+    return AtlasHistories(rich)
+
+
+async def _noise(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: ResponseCache) -> None:
+    r, datagen = cfg.eval.robustness, cfg.data.datagen
+    records = [atlas.records(e) for e in examples]
+    roles, clients = generator_roles(datagen, datagen.sim.express_scale, cache)
+    layers = datagen.distractor.layers.to_dict()
+    try:
+        for layer in r.noise_layers:
+            for rate in r.noise_rates:
+                sessions = await gather_limited([noised_in_layer(rec, layer, rate, r.seed, roles.distractor, layers)
+                                                 for recs in records for rec in recs], cfg.eval.concurrency)
+                it = iter(sessions)
+                noised = [with_history(e, [next(it).text for _ in recs]) for e, recs in zip(examples, records)]
+                eligible = sum(s.eligible for s in sessions)
+                key = "noise/clean" if rate == 0 else f"noise/{layer}/r={rate:g}"
+                spec = ("noise", r.seed, rate, layer if rate else None, datagen.to_dict())
+                measured = {"messages noised": sum(s.noised for s in sessions) / eligible if eligible else 0.0}
+                sweeps.add(f"noise: {layer}", rate, Point(key, noised, spec, measured))
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def _sparsity(sweeps: Sweeps, cfg, examples) -> None:
+    for k in cfg.eval.robustness.sessions:
+        kept = [keep_last(e, k) for e in examples]
+        mean = sum(len(e.history_texts) for e in kept) / len(kept)
+        sweeps.add("sparsity", k, Point(f"sparsity/k={k}", kept, ("sparsity", k), {"sessions kept": mean}))
+
+
+async def _traits(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: ResponseCache) -> None:
+    regen = Regenerator(cfg.data.datagen, atlas.path.parent, cache)
+    records = [atlas.records(e) for e in examples]
+    try:
+        for scale in cfg.eval.robustness.express_scales:
+            roles = regen.roles(scale)
+            fresh = await gather_limited([regen.regenerate(rec, roles) for recs in records for rec in recs],
+                                         cfg.eval.concurrency)
+            it = iter(fresh)
+            points = [with_history(e, [as_sent(next(it)) for _ in recs]) for e, recs in zip(examples, records)]
+            spec = ("traits", scale, cfg.data.datagen.to_dict())
+            sweeps.add("traits", scale, Point(f"traits/scale={scale:g}", points, spec))
+    finally:
+        await regen.aclose()
+
+
+def check_config(r: ml_collections.ConfigDict) -> None:
+    unknown = [s for s in r.sweeps if s not in SWEEPS]
+    if unknown:
+        raise ValueError(f"eval.robustness.sweeps: unknown {unknown}; known: {SWEEPS}")
+    for field, ok, expected in (("noise_rates", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+                                ("sessions", lambda v: isinstance(v, int) and v >= 1, "integers >= 1"),
+                                ("express_scales", lambda v: v >= 0.0, ">= 0")):
+        bad = [v for v in r[field] if not ok(v)]
+        if bad:
+            raise ValueError(f"eval.robustness.{field}: {bad} not {expected}")
+
+
+async def build_sweeps(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, examples: Sequence[PPOptExample]
+                       ) -> Sweeps:
+    r, sweeps = cfg.eval.robustness, Sweeps()
+    check_config(r)
+    cache = ResponseCache(workdir / "report" / "robustness" / "cache")
+    atlas = _atlas(cfg, workdir) if {"noise", "traits"} & set(r.sweeps) else None
+    for sweep in r.sweeps:
+        if sweep == "sparsity":
+            _sparsity(sweeps, cfg, examples)
+        elif isinstance(atlas, str):
+            sweeps.skipped[sweep] = atlas
+        elif sweep == "traits" and not_sim(cfg.data.datagen):
+            sweeps.skipped[sweep] = not_sim(cfg.data.datagen)
+        else:
+            try:
+                await (_noise if sweep == "noise" else _traits)(sweeps, cfg, examples, atlas, cache)
+            except NotInAtlas as err:
+                sweeps.skipped[sweep] = str(err)
+    if not not_sim(cfg.data.datagen):
+        for point in sweeps.points.values():
+            point.measured["traits expressed"] = traits_expressed(point.examples)
+    return sweeps
+
+
+def run_robustness(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, examples: Sequence[PPOptExample],
+                   ctx: MethodContext, judges: Judges, config_fp: str) -> dict:
+    """Every point of every configured sweep, scored and summarized (summary["robustness"])."""
+    r, e = cfg.eval.robustness, cfg.eval
+    examples = list(examples[:r.max_examples] if r.max_examples > 0 else examples)
+    names = list(dict.fromkeys([BASELINE, *r.methods]))
+    methods = [get_method(n) for n in names]
+    root = workdir / "report" / "robustness"
+
+    async def go() -> tuple[Sweeps, dict[str, dict]]:
+        sweeps, answers, results = await build_sweeps(cfg, workdir, examples), {}, {}
+        for key, point in sweeps.points.items():
+            store = ItemStore(root / key / "items.jsonl")
+            harness = Harness(ctx.deployed, judges, store, fingerprint(config_fp, key, point.spec), e.concurrency,
+                              answers)
+            notes = await harness.run_methods(methods, point.examples, ctx)
+            store.compact()
+            by_method = scored_items(store, [n for n in names if n not in notes], point.examples)
+            results[key] = {"methods": summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence),
+                            "skipped": notes, "measured": point.measured}
+        return sweeps, results
+    sweeps, results = asyncio.run(go())
+    curves = {curve: [{"x": x, "key": key, **results[key]} for x, key in sorted(pts)]
+              for curve, pts in sweeps.curves.items()}
+    return {"n_examples": len(examples), "methods": names, "curves": curves, "skipped": sweeps.skipped,
+            "x_labels": {c: X_LABELS[c.split(":")[0]] for c in curves}}
