@@ -2,12 +2,17 @@
 Rerun the same command to resume."""
 from __future__ import annotations
 
-from personax.commands import add_experiment_arguments as add_arguments  # noqa: F401
-from personax.commands import experiment_config, summary_line
+from personax.commands import add_experiment_arguments, experiment_config, summary_line
+
+
+def add_arguments(p) -> None:
+    add_experiment_arguments(p)
+    p.add_argument("--stage", default="grpo", choices=("grpo", "grpo_task_only", "grpo_no_profile"),
+                   help="which GRPO stage (ablations: see personax/train/stages.py)")
 
 
 def run(args) -> int:
     from personax.train.grpo_run import run_grpo
 
-    print(summary_line("grpo", run_grpo(experiment_config(args), args.workdir)))
+    print(summary_line(args.stage, run_grpo(experiment_config(args), args.workdir, args.stage)))
     return 0

@@ -1,5 +1,5 @@
 """`personax run --config configs/X.py --workdir DIR`: the stages the config names, in order
-(data -> sft -> grpo -> eval). Each stage resumes from its own checkpoints, so rerunning the same
+(data -> sft -> grpo -> the ablation stages -> eval). Each stage resumes from its own checkpoints, so rerunning the same
 command continues where it stopped; finished stages return at once."""
 from __future__ import annotations
 
@@ -8,21 +8,23 @@ import argparse
 from personax.commands import add_experiment_arguments as add_arguments  # noqa: F401
 from personax.commands import experiment_config
 
-STAGE_ORDER = ("data", "sft", "grpo", "eval")
+TRAINING = ("sft", "grpo", "grpo_task_only", "sft_no_profile", "grpo_no_profile")  # personax.train.stages
+STAGE_ORDER = ("data", *TRAINING, "eval")
 
 
 def _stage_fn(name: str):
     if name == "data":
         from personax.train.data_stage import run_data
         return run_data
-    if name == "sft":
+    if name == "eval":
+        from personax.eval.run import run_eval
+        return run_eval
+    from personax.train.stages import get_stage
+    if get_stage(name).kind == "sft":
         from personax.train.sft_run import run_sft
-        return run_sft
-    if name == "grpo":
-        from personax.train.grpo_run import run_grpo
-        return run_grpo
-    from personax.eval.run import run_eval
-    return run_eval
+        return lambda cfg, workdir: run_sft(cfg, workdir, name)
+    from personax.train.grpo_run import run_grpo
+    return lambda cfg, workdir: run_grpo(cfg, workdir, name)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     for name in sorted(cfg.stages, key=STAGE_ORDER.index):
         print(f"== {name}", flush=True)
         result = _stage_fn(name)(cfg, args.workdir)
-        if isinstance(result, dict) and name in ("sft", "grpo"):
+        if isinstance(result, dict) and name in TRAINING:
             keys = [k for k in ("loss", "reward/total/mean", "kl_mean") if k in result]
             print(f"{name}: " + " ".join(f"{k}={result[k]:.4g}" for k in keys), flush=True)
         if name == "eval":

@@ -2,12 +2,17 @@
 Rerun the same command to resume."""
 from __future__ import annotations
 
-from personax.commands import add_experiment_arguments as add_arguments  # noqa: F401
-from personax.commands import experiment_config, summary_line
+from personax.commands import add_experiment_arguments, experiment_config, summary_line
+
+
+def add_arguments(p) -> None:
+    add_experiment_arguments(p)
+    p.add_argument("--stage", default="sft", choices=("sft", "sft_no_profile"),
+                   help="which SFT stage (ablations: see personax/train/stages.py)")
 
 
 def run(args) -> int:
     from personax.train.sft_run import run_sft
 
-    print(summary_line("sft", run_sft(experiment_config(args), args.workdir)))
+    print(summary_line(args.stage, run_sft(experiment_config(args), args.workdir, args.stage)))
     return 0

@@ -1,4 +1,4 @@
-"""The PPOpt policy as an evaluation method: zero-shot, after SFT, after GRPO (SPEC §2.4).
+"""The PPOpt policy as an evaluation method: zero-shot, after SFT, after GRPO, and the ablations (SPEC §2.4-2.5).
 
 The policy reads each state text and rewrites greedily on the KV-cache sampler, a fixed-shape batch at
 a time (one compile per method); only the parsed PROMPT goes to the deployed LLM.
@@ -20,6 +20,7 @@ from personax.sampler import SamplingParams, generate, left_pad
 from personax.sharding import MeshConfig, make_mesh, shard_state
 from personax.train.checkpoint import Checkpointer
 from personax.train.policy_init import load_policy
+from personax.train.stages import lineage
 
 
 def _latest_step(workdir: pathlib.Path, stage: str) -> int:
@@ -33,10 +34,8 @@ def _latest_step(workdir: pathlib.Path, stage: str) -> int:
 def _version(stage: str):
     def version(ctx: MethodContext) -> str:
         base = f"{ctx.cfg.model.name}/{ctx.cfg.model.init}"
-        if stage == "zero_shot":
-            return base
-        sft = f"{base}+sft@{_latest_step(ctx.workdir, 'sft')}"
-        return sft if stage == "sft" else f"{sft}+grpo@{_latest_step(ctx.workdir, 'grpo')}"
+        chain = [] if stage == "zero_shot" else lineage(stage)
+        return "+".join([base] + [f"{s.name}@{_latest_step(ctx.workdir, s.name)}" for s in chain])
     return version
 
 
@@ -76,5 +75,8 @@ def _prompts(stage: str):
     return prompts
 
 
-for _stage in ("zero_shot", "sft", "grpo"):
-    method(f"ppopt_{_stage}", version=_version(_stage))(_prompts(_stage))
+# eval method -> the policy stage it samples (SPEC §2.5: PPOpt stages and the ablations)
+POLICY_METHODS = {"ppopt_zero_shot": "zero_shot", "ppopt_sft": "sft", "ppopt_grpo": "grpo",
+                  "ppopt_task_only": "grpo_task_only", "ppopt_no_profile": "grpo_no_profile"}
+for _name, _stage in POLICY_METHODS.items():
+    method(_name, version=_version(_stage))(_prompts(_stage))

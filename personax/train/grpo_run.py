@@ -5,6 +5,7 @@ against the stored old log-probs, with a KL penalty to the SFT policy. Resumable
 from __future__ import annotations
 
 import asyncio
+import math
 import pathlib
 import time
 
@@ -25,7 +26,10 @@ from personax.rl.batching import update_schedule
 from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, sampling_params
 from personax.rl.filtering import drop_rows, valid_rollouts
 from personax.sampler import generate
-from personax.sharding import MeshConfig, commit, make_mesh, replicated, shard_state, state_out_shardings
+from personax.rewards.base import summary
+from personax.sharding import (MeshConfig, commit, gather_json, gather_rows, host_rows, host_state_for_checkpoint,
+                               host_state_from_checkpoint, is_primary, make_mesh, put_global, replicated, shard_state,
+                               state_out_shardings, to_numpy)
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
 from personax.train.grpo import make_grpo_update, make_logprob_fn
@@ -33,6 +37,7 @@ from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.policy import load_base
 from personax.train.policy_init import grpo_policy, reference_fn
 from personax.train.sft_run import read_examples, sft_texts
+from personax.train.stages import get_stage, stage_config
 
 
 def grpo_optimizer(g: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -43,13 +48,17 @@ def _decode(tok, tokens_NxM: np.ndarray, lengths_N: np.ndarray) -> list[str]:
     return [tok.decode(row[:n].tolist(), skip_special_tokens=True) for row, n in zip(tokens_NxM, lengths_N)]
 
 
-def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict:
-    workdir = pathlib.Path(workdir)
+def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage: str = "grpo") -> dict:
+    """Trains `stage` (a GRPO entry of `personax.train.stages.STAGES`) into `WORKDIR/<stage>/`."""
+    workdir, spec = pathlib.Path(workdir), get_stage(stage)
+    if spec.kind != "grpo":
+        raise ValueError(f"run_grpo: stage {stage!r} is a {spec.kind} stage")
+    cfg = stage_config(cfg, spec)
     g = cfg.grpo
     paths = run_data(cfg, workdir)
     examples = read_examples(paths["rl"])
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
-    graphdef, trainable, rngs, frozen, lora, from_sft = grpo_policy(model, cfg, workdir)
+    graphdef, trainable, rngs, frozen, lora, from_sft = grpo_policy(model, cfg, workdir, stage)
     mesh = make_mesh(MeshConfig(**cfg.mesh))
     trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
     rngs = jax.device_put(rngs, replicated(mesh))
@@ -61,40 +70,50 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     deployed, judges, total_reward = build_deployed(cfg.rewards), build_judges(cfg.rewards), reward_fn(cfg.rewards)
     learned_rm = build_scorer(cfg.rewards)
 
+    # Each host reads its own shard of the states and scores its own rows; sampling and updates
+    # run on global arrays over every host's devices, so a step has the single-host semantics.
+    hosts = jax.process_count()
+    if h.prompts_per_step % hosts:
+        raise ValueError(f"grpo.batch.prompts_per_step={h.prompts_per_step} must split over {hosts} hosts")
     data = build_pipeline(str(paths["rl"]), tok, PipelineConfig(
-        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=cfg.seed, num_epochs=None),
-        grain.sharding.NoSharding())
+        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step // hosts, seed=cfg.seed,
+        num_epochs=None), grain.sharding.ShardOptions(jax.process_index(), hosts))
     it = iter(data)
-    ckpt = Checkpointer(str(workdir / "grpo" / "checkpoints"), max_to_keep=g.keep_checkpoints)
+    ckpt = Checkpointer(str(workdir / stage / "checkpoints"), max_to_keep=g.keep_checkpoints)
     start, key, tracker = 0, jax.random.key(cfg.seed), failure_tracker(g)
     if ckpt.latest_step() is not None:
         r = ckpt.restore(params=abstract_like({"trainable": trainable, "rngs": rngs}),
                          opt_state=abstract_like(opt_state))
         trainable, rngs, opt_state, start = r["params"]["trainable"], r["params"]["rngs"], r["opt_state"], r["step"]
-        it.set_state(r["data_state"]["iterator"])
+        it.set_state(host_state_from_checkpoint(r["data_state"]["iterator"], str(ckpt.directory)))
         tracker = failure_tracker(g, recent=r["data_state"]["failures"])
-    writer = MetricWriter(workdir / "grpo", resume_step=start)
+    writer = MetricWriter(workdir / stage, resume_step=start) if is_primary() else None
 
     P, T = g.max_prompt_len, g.sampling.temperature
     logp_fn = jax.jit(make_logprob_fn(graphdef, P, T))
     update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T),
                         out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
-    last = (read_metrics(workdir / "grpo") or [{}])[-1]  # a finished run reports its last logged step
-    bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc="grpo", disable=not cfg.progress)
+    last = (read_metrics(workdir / stage) or [{}])[-1]  # a finished run reports its last logged step
+    bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc=stage,
+               disable=not (cfg.progress and is_primary()))
     for step in bar:
         t0 = time.perf_counter()
-        batch = next(it)
+        local = next(it)
+        batch = gather_rows(local)
         prompts, prompt_mask = batch["prompt_tokens"], batch["prompt_mask"].astype(bool)
         full_graphdef, full_state = _whole(graphdef, trainable, rngs, frozen)
-        out = generate(full_graphdef, full_state, prompts, prompt_mask, jax.random.fold_in(key, step), sampling)
-        tokens_NxM, lengths_N = np.asarray(out.tokens_NxM), np.asarray(out.lengths_N)
+        out = generate(full_graphdef, full_state, *put_global(mesh, (prompts, prompt_mask)),
+                       jax.random.fold_in(key, step), sampling)
+        out = to_numpy(out)
+        tokens_NxM, lengths_N = out.tokens_NxM, out.lengths_N
         t_rollout = time.perf_counter()
 
-        rows = [examples[int(i)] for i in np.repeat(batch["example_index"], h.group_size)]
-        texts = _decode(tok, tokens_NxM, lengths_N)
+        mine = host_rows(len(tokens_NxM))
+        rows = [examples[int(i)] for i in np.repeat(local["example_index"], h.group_size)]
+        texts = _decode(tok, tokens_NxM[mine], lengths_N[mine])
         rollouts = asyncio.run(rollout_batch(rows, texts, deployed, cfg.rewards.concurrency))
-        R_N, components, reward_metrics = asyncio.run(
-            total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm)))
+        R_N, components, reward_metrics = _global_rewards(*asyncio.run(
+            total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm))), rollouts)
         ok_N = np.isfinite(R_N)
         tracker.update(~ok_N)
         valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group)
@@ -105,38 +124,61 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         comp_mask_NxM = np.arange(tokens_NxM.shape[1])[None] < lengths_N[:, None]
         tokens_NxL = np.concatenate([np.repeat(prompts, h.group_size, 0), tokens_NxM], 1)
         valid_NxL = np.concatenate([np.repeat(prompt_mask, h.group_size, 0), comp_mask_NxM], 1)
-        old_logp = logp_fn(trainable, rngs, frozen, tokens_NxL, valid_NxL)
-        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "old_logp": old_logp, "advantages": adv_N,
-                        "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
+        rollout_in = put_global(mesh, (tokens_NxL, valid_NxL))
+        old_logp = to_numpy(logp_fn(trainable, rngs, frozen, *rollout_in))
+        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "old_logp": old_logp,
+                        "advantages": np.asarray(adv_N), "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
         if loss_cfg.beta > 0:
-            rollout_data["ref_logp"] = logp_fn(reference(trainable), rngs, frozen, tokens_NxL, valid_NxL)
-        gap = float(np.abs(np.asarray(old_logp) - np.asarray(out.logprobs_NxM))[comp_mask_NxM].mean())
+            rollout_data["ref_logp"] = to_numpy(logp_fn(reference(trainable), rngs, frozen, *rollout_in))
+        gap = float(np.abs(old_logp - out.logprobs_NxM)[comp_mask_NxM].mean())
         update_metrics = []
         for idx in update_schedule(h, cfg.seed, step, g.batch.shuffle):
-            mb = jax.tree.map(lambda x: jnp.asarray(x)[idx], rollout_data)
+            mb = put_global(mesh, jax.tree.map(lambda x: x[idx], rollout_data), batch_axis=1)
             trainable, rngs, opt_state, m = update_fn(trainable, rngs, frozen, opt_state, mb)
-            update_metrics.append(m)
+            update_metrics.append(to_numpy(m))
         t_update = time.perf_counter()
 
         done = step + 1
         if done % g.log_every == 0 or done == g.steps:
-            m = jax.device_get(jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *update_metrics))
-            statuses = count_statuses(r.parsed for r in rollouts.rollouts)
+            m = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *update_metrics)
             n_tokens = float(comp_mask_NxM.sum())
-            last = writer.write(done, {
-                **m, **reward_metrics, **filter_metrics, **jax.device_get(adv_metrics),
-                "response_length": float(lengths_N.mean()), "stopped_frac": float(np.asarray(out.stopped_N).mean()),
-                "fallback_rate": statuses["empty"] / len(texts), "no_prompt_tag_rate": statuses["no_prompt_tag"] / len(texts),
+            row = {
+                **jax.device_get(m), **reward_metrics, **filter_metrics, **jax.device_get(adv_metrics),
+                "response_length": float(lengths_N.mean()), "stopped_frac": float(out.stopped_N.mean()),
                 "logprob_gap_sampler_trainer": gap, "rollout_s": t_rollout - t0, "reward_s": t_reward - t_rollout,
                 "update_s": t_update - t_reward, "sample_tokens_per_s": n_tokens / max(t_rollout - t0, 1e-9),
-            }, text={"rollouts": _table(rollouts, R_N, g.samples_to_log)})
+            }
+            last = {"step": done, **row} if writer is None else writer.write(
+                done, row, text={"rollouts": _table(rollouts, R_N[mine], g.samples_to_log)})
             bar.set_postfix(reward=f"{last.get('reward/total/mean', float('nan')):.3f}")
         if done % g.checkpoint_every == 0 or done == g.steps:
             ckpt.save(done, {"trainable": trainable, "rngs": rngs}, opt_state,
-                      data_state={"iterator": it.get_state(), "failures": tracker.state()})
+                      data_state={"iterator": host_state_for_checkpoint(it.get_state()), "failures": tracker.state()})
     ckpt.close()
-    writer.close()
+    if writer is not None:
+        writer.close()
     return {**last, "started_from_sft": from_sft}
+
+
+def _global_rewards(R_mine, components_mine: dict, metrics_mine: dict, rollouts):
+    """Each host scored its own rows: the step's rewards over every host's rows, with the means and
+    counts recomputed from them; other per-host metrics (fractions, judge call totals) are averaged,
+    resp. summed (hosts score equal shares)."""
+    n = len(rollouts)
+    statuses = count_statuses(r.parsed for r in rollouts.rollouts)
+    metrics_mine = {**metrics_mine, "fallback_rate": statuses["empty"] / n,
+                    "no_prompt_tag_rate": statuses["no_prompt_tag"] / n}
+    R_N, components = gather_rows((R_mine, components_mine))
+    per_host = gather_json({k: float(v) if v is not None and np.isfinite(v) else None
+                            for k, v in metrics_mine.items()})
+    metrics = {}
+    for k in metrics_mine:
+        values = [m[k] for m in per_host if m.get(k) is not None]
+        summed = k.startswith("judge/") or k.endswith("/nan")
+        metrics[k] = float(np.sum(values) if summed else np.mean(values)) if values else math.nan
+    for name, r_N in components.items():
+        metrics |= summary(r_N, f"reward/{name}/")
+    return R_N, components, metrics | summary(R_N, "reward/total/")
 
 
 def _whole(graphdef, trainable, rngs, frozen):

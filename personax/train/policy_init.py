@@ -16,6 +16,7 @@ from flax import nnx
 from personax.models.lora import merge_lora
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.policy import add_adapters
+from personax.train.stages import lineage
 from personax.train.step import split_for_training
 
 
@@ -36,39 +37,37 @@ def load_stage_into(model: nnx.Module, cfg: ml_collections.ConfigDict, ckpt_dir:
     return True
 
 
-def sft_adapter_seed(cfg) -> int:
-    return cfg.seed
-
-
-def grpo_adapter_seed(cfg) -> int:
-    return cfg.seed + 100
-
-
-STAGES = ("zero_shot", "sft", "grpo")
+def adapter_seed(cfg, kind: str) -> int:
+    """The seed of a stage's fresh adapter: SFT and GRPO draw different ones."""
+    return cfg.seed + (100 if kind == "grpo" else 0)
 
 
 def load_policy(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, stage: str):
-    """(model, tokenizer) of the policy after `stage` ("zero_shot": the base as loaded; "sft";
-    "grpo": SFT merged, then the GRPO adapter merged). Raises when the stage has no checkpoint."""
+    """(model, tokenizer) of the policy after `stage`: "zero_shot" (the base as loaded) or a training
+    stage of `personax.train.stages.STAGES`, whose lineage's checkpoints are merged in order
+    (e.g. "grpo": SFT merged, then the GRPO adapter merged). Raises when a checkpoint is missing."""
     from personax.train.policy import load_base
     from personax.train.sft_run import sft_texts
 
-    if stage not in STAGES:
-        raise ValueError(f"policy stage must be one of {STAGES}, got {stage!r}")
+    chain = [] if stage == "zero_shot" else lineage(stage)
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(workdir / "data" / "ppopt" / "sft.jsonl"))
-    for name, seed in (("sft", sft_adapter_seed(cfg)), ("grpo", grpo_adapter_seed(cfg)))[:STAGES.index(stage)]:
-        if not load_stage_into(model, cfg, workdir / name / "checkpoints", seed) and name == stage:
-            raise FileNotFoundError(f"no {name} checkpoint in {workdir / name / 'checkpoints'}; run that stage first")
+    for s in chain:
+        if not load_stage_into(model, cfg, workdir / s.name / "checkpoints", adapter_seed(cfg, s.kind)):
+            raise FileNotFoundError(f"no {s.name} checkpoint in {workdir / s.name / 'checkpoints'}; "
+                                    f"run that stage first")
     return model, tok
 
 
-def grpo_policy(model: nnx.Module, cfg: ml_collections.ConfigDict, workdir: pathlib.Path):
-    """-> (graphdef, trainable, rngs, frozen, lora, started_from_sft): the SFT result with a fresh
-    adapter (lora=True) or all parameters trainable (lora=False)."""
-    started_from_sft = load_stage_into(model, cfg, workdir / "sft" / "checkpoints", sft_adapter_seed(cfg))
-    lora = add_adapters(model, cfg.lora, grpo_adapter_seed(cfg))
+def grpo_policy(model: nnx.Module, cfg: ml_collections.ConfigDict, workdir: pathlib.Path, stage: str = "grpo"):
+    """-> (graphdef, trainable, rngs, frozen, lora, started_from_init): the policy `stage` starts from
+    (its init stage's, i.e. SFT's, result) with a fresh adapter (lora=True) or all parameters
+    trainable (lora=False). A missing init checkpoint leaves the base (started_from_init False)."""
+    started = True
+    for s in lineage(stage)[:-1]:
+        started = load_stage_into(model, cfg, workdir / s.name / "checkpoints", adapter_seed(cfg, s.kind)) and started
+    lora = add_adapters(model, cfg.lora, adapter_seed(cfg, "grpo"))
     graphdef, trainable, rngs, frozen = split_for_training(model)
-    return graphdef, trainable, rngs, frozen, lora, started_from_sft
+    return graphdef, trainable, rngs, frozen, lora, started
 
 
 def reference_fn(trainable, lora: bool):
