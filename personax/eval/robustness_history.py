@@ -66,7 +66,11 @@ class AtlasHistories:
 class NoisedSession:
     text: str
     eligible: int  # user messages with a known clean version
-    noised: int
+    noised_turns: tuple[int, ...]
+
+    @property
+    def noised(self) -> int:
+        return len(self.noised_turns)
 
 
 def noise_gate(seed: int, record: RichRecord, turn: int) -> float:
@@ -82,7 +86,7 @@ async def noised_in_layer(record: RichRecord, layer: str, rate: float, seed: int
     are noised afresh by the distractor role (strategies drawn as the generator draws them)."""
     if layer not in layers:
         raise ValueError(f"eval.robustness.noise_layers: unknown layer {layer!r}; the distractor has {sorted(layers)}")
-    turns, eligible, noised = [], 0, 0
+    turns, eligible, noised = [], 0, []
     for m in record.messages:
         if m.role != "user" or m.clean_version is None:
             turns.append((m.role, m.content))
@@ -91,7 +95,7 @@ async def noised_in_layer(record: RichRecord, layer: str, rate: float, seed: int
         if noise_gate(seed, record, m.turn) >= rate:
             turns.append((m.role, m.clean_version))
             continue
-        noised += 1
+        noised.append(m.turn)
         if m.noise is not None and m.noise.layer == layer and m.was_noised:
             turns.append((m.role, m.content))
             continue
@@ -99,4 +103,4 @@ async def noised_in_layer(record: RichRecord, layer: str, rate: float, seed: int
         _, strategies = choose(DistractorConfig(1.0, {layer: layers[layer]}), derive(seed, "robustness-layer", key))
         semantics = await role.extract(m.clean_version, key)
         turns.append((m.role, await role.rewrite(m.clean_version, semantics, layer, strategies, record.persona, key)))
-    return NoisedSession(render_session(turns), eligible, noised)
+    return NoisedSession(render_session(turns), eligible, tuple(noised))
