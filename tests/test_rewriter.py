@@ -116,3 +116,22 @@ def test_unknown_backend_is_a_config_error():
     cfg.eval.rewriter.backend = "bpo"
     with pytest.raises(ValueError, match="eval.rewriter.backend must be 'base' or 'hosted'"):
         build_rewriter(cfg)
+
+
+def test_in_a_robustness_sweep_the_rewriter_samples_once_and_the_policy_once_per_point(data_workdir, tmp_path,
+                                                                                          monkeypatch):
+    shutil.copytree(data_workdir / "data", tmp_path / "data")
+    inputs = []
+
+    def recording(model, tok, examples, ctx):
+        inputs.append(tuple(e.input for e in examples))
+        return real(model, tok, examples, ctx)
+    real = policy_methods.sample_rewrites
+    monkeypatch.setattr(policy_methods, "sample_rewrites", recording)
+    cfg = smoke_config(methods=("original", "generic_rewriter", "ppopt_zero_shot"), max_examples=4)
+    cfg.eval.robustness.update(enabled=True, sweeps=("sparsity",), sessions=(1, 2),
+                               methods=("original", "generic_rewriter", "ppopt_zero_shot"))
+    rb = run_eval(cfg, tmp_path)["robustness"]
+    assert len(inputs) == 2 + 2  # main: rewriter + policy; sweep: the policy at each of the two points
+    assert [p["methods"]["generic_rewriter"]["n"] for p in rb["curves"]["sparsity"]] == [4, 4]
+    assert inputs[2] != inputs[3] and all("## Historical Conversations" in i for i in inputs[2])

@@ -95,7 +95,8 @@ def test_rate_one_noises_every_eligible_message_in_that_layer(held_out, layer):
         kept = [m for m in users if m.was_noised and m.noise.layer == layer]  # the generator's own noise, reused
         for m in kept:
             assert f"User: {m.content}" in out.text
-    fresh = [m for r in records for m in r.messages if m.role == "user" and not (m.was_noised and m.noise.layer == layer)]
+    fresh = [m for r in records for m in r.messages
+             if m.role == "user" and not (m.was_noised and m.noise.layer == layer)]
     assert [t for t, _, _ in role.rewrites] == [m.clean_version for m in fresh]
     assert {lay for _, lay, _ in role.rewrites} == {layer}
     assert all(set(s) <= set(DEFAULT_LAYERS[layer]["strategies"]) and s for _, _, s in role.rewrites)

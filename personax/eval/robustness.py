@@ -16,11 +16,13 @@ from typing import Any, Sequence
 import ml_collections
 
 from personax.data.examples import PPOptExample
+from personax.data.records import RichRecord
 from personax.eval.harness import BASELINE, Harness, ItemStore, fingerprint, scored_items, summarize_methods
 from personax.eval.judges import Judges
 from personax.eval.methods import MethodContext, gather_limited, get_method
-from personax.eval.robustness_history import AtlasHistories, NotInAtlas, as_sent, keep_last, noised_in_layer, with_history
-from personax.eval.robustness_traits import Regenerator, generator_roles, not_sim, traits_expressed
+from personax.eval.robustness_history import (AtlasHistories, NotInAtlas, as_sent, keep_last, noised_in_layer,
+                                              with_history)
+from personax.eval.robustness_traits import Regenerator, generator_roles, traits_expressed, why_not_sim
 from personax.llm.cache import ResponseCache
 
 SWEEPS = ("noise", "sparsity", "traits")
@@ -55,6 +57,18 @@ def _atlas(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> AtlasHistor
     return AtlasHistories(rich)
 
 
+def _regroup(examples: Sequence[PPOptExample], records: list[list[RichRecord]], sessions: Sequence[str]
+             ) -> list[PPOptExample]:
+    """The flat list of new session texts (records' order) back into each state's history."""
+    it = iter(sessions)
+    return [with_history(e, [next(it) for _ in recs]) for e, recs in zip(examples, records)]
+
+
+def _generator_fp(datagen: ml_collections.ConfigDict) -> dict:
+    """The generator settings that shape a history (not its progress bar or concurrency)."""
+    return {k: v for k, v in datagen.to_dict().items() if k not in ("progress", "concurrency")}
+
+
 async def _noise(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: ResponseCache) -> None:
     r, datagen = cfg.eval.robustness, cfg.data.datagen
     records = [atlas.records(e) for e in examples]
@@ -65,11 +79,10 @@ async def _noise(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: Re
             for rate in r.noise_rates:
                 sessions = await gather_limited([noised_in_layer(rec, layer, rate, r.seed, roles.distractor, layers)
                                                  for recs in records for rec in recs], cfg.eval.concurrency)
-                it = iter(sessions)
-                noised = [with_history(e, [next(it).text for _ in recs]) for e, recs in zip(examples, records)]
+                noised = _regroup(examples, records, [s.text for s in sessions])
                 eligible = sum(s.eligible for s in sessions)
                 key = "noise/clean" if rate == 0 else f"noise/{layer}/r={rate:g}"
-                spec = ("noise", r.seed, rate, layer if rate else None, datagen.to_dict())
+                spec = ("noise", r.seed, rate, layer if rate else None, _generator_fp(datagen))
                 measured = {"messages noised": sum(s.noised for s in sessions) / eligible if eligible else 0.0}
                 sweeps.add(f"noise: {layer}", rate, Point(key, noised, spec, measured))
     finally:
@@ -92,10 +105,9 @@ async def _traits(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: R
             roles = regen.roles(scale)
             fresh = await gather_limited([regen.regenerate(rec, roles) for recs in records for rec in recs],
                                          cfg.eval.concurrency)
-            it = iter(fresh)
-            points = [with_history(e, [as_sent(next(it)) for _ in recs]) for e, recs in zip(examples, records)]
-            spec = ("traits", scale, cfg.data.datagen.to_dict())
-            sweeps.add("traits", scale, Point(f"traits/scale={scale:g}", points, spec))
+            regenerated = _regroup(examples, records, [as_sent(rec) for rec in fresh])
+            spec = ("traits", scale, _generator_fp(cfg.data.datagen))
+            sweeps.add("traits", scale, Point(f"traits/scale={scale:g}", regenerated, spec))
     finally:
         await regen.aclose()
 
@@ -123,14 +135,14 @@ async def build_sweeps(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, ex
             _sparsity(sweeps, cfg, examples)
         elif isinstance(atlas, str):
             sweeps.skipped[sweep] = atlas
-        elif sweep == "traits" and not_sim(cfg.data.datagen):
-            sweeps.skipped[sweep] = not_sim(cfg.data.datagen)
+        elif sweep == "traits" and why_not_sim(cfg.data.datagen) is not None:
+            sweeps.skipped[sweep] = why_not_sim(cfg.data.datagen)
         else:
             try:
                 await (_noise if sweep == "noise" else _traits)(sweeps, cfg, examples, atlas, cache)
             except NotInAtlas as err:
                 sweeps.skipped[sweep] = str(err)
-    if not not_sim(cfg.data.datagen):
+    if why_not_sim(cfg.data.datagen) is None:  # the sim's cues are what the fraction counts
         for point in sweeps.points.values():
             point.measured["traits expressed"] = traits_expressed(point.examples)
     return sweeps

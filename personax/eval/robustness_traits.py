@@ -38,7 +38,7 @@ from personax.llm.sim.world import expressed_cues, load_world
 SIM_ROLES = ("style", "user")  # where the knob lives
 
 
-def not_sim(datagen: ml_collections.ConfigDict) -> str | None:
+def why_not_sim(datagen: ml_collections.ConfigDict) -> str | None:
     """Why the sweep cannot run with this generator config, or None."""
     hosted = [r for r in SIM_ROLES if datagen.roles[r].backend != "sim"]
     if hosted:
