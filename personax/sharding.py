@@ -8,11 +8,14 @@ the first matching regex wins and every parameter must match one.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+from typing import Callable, TypeVar
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from personax.treepath import map_with_names
@@ -83,7 +86,13 @@ def state_shardings(state, mesh: Mesh, rules=DEFAULT_RULES):
 
 
 def shard_state(state, mesh: Mesh, rules=DEFAULT_RULES):
-    return jax.device_put(state, state_shardings(state, mesh, rules))
+    shardings = state_shardings(state, mesh, rules)
+    if jax.process_count() == 1:
+        return jax.device_put(state, shardings)
+    # Each host holds the whole value (loaded or restored onto its own device): every host fills its
+    # own devices' shards, since device_put cannot move a committed array to another host's devices.
+    return jax.tree.map(lambda x, s: jax.make_array_from_callback(x.shape, s, lambda index: x[index]),
+                        state, shardings)
 
 
 def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
@@ -92,9 +101,28 @@ def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
 
 def place_batch(mesh: Mesh, local_batch):
     """Each process passes its own rows; the result is one global array split over data x fsdp."""
+    shards = int(np.prod([mesh.shape[a] for a in BATCH_AXES]))
+    for x in jax.tree.leaves(local_batch):
+        rows = np.shape(x)[0] * jax.process_count()
+        if rows % shards:
+            raise ValueError(f"a batch of {rows} rows does not split over data x fsdp = {shards} devices; "
+                             f"make the batch size a multiple of {shards}")
     return jax.tree.map(
         lambda x: jax.make_array_from_process_local_data(batch_sharding(mesh, np.ndim(x)), np.asarray(x)),
         local_batch)
+
+
+def put_global(mesh: Mesh, tree, batch_axis: int = 0):
+    """Numpy values that every process holds in full -> global arrays with `batch_axis` split over
+    data x fsdp where it divides (else replicated). For per-step batches small enough to all-gather
+    (prompts, completions), so their size need not divide the mesh."""
+    def put(x):
+        x = np.asarray(x)
+        spec = [None] * x.ndim
+        spec[batch_axis] = BATCH_AXES
+        sharding = NamedSharding(mesh, _fit(P(*spec), x.shape, mesh))
+        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+    return jax.tree.map(put, tree)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -118,14 +146,95 @@ def state_out_shardings(mesh: Mesh, *states):
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
                            process_id: int | None = None) -> None:
     """Multi-host start: explicit arguments, else PERSONAX_COORDINATOR/NUM_PROCESSES/PROCESS_ID,
-    else JAX's own auto-detection (TPU VMs, SLURM, GKE). A single process needs none of it."""
-    coordinator = coordinator or os.environ.get("PERSONAX_COORDINATOR")
-    if num_processes is None and "PERSONAX_NUM_PROCESSES" in os.environ:
-        num_processes = int(os.environ["PERSONAX_NUM_PROCESSES"])
-    if process_id is None and "PERSONAX_PROCESS_ID" in os.environ:
-        process_id = int(os.environ["PERSONAX_PROCESS_ID"])
+    else JAX's own auto-detection (TPU VMs, SLURM, GKE TPU) when PERSONAX_DISTRIBUTED=auto or the
+    platform's variables are set. A single process needs none of it."""
+    env = os.environ
+    coordinator = coordinator or env.get("PERSONAX_COORDINATOR")
+    try:
+        if num_processes is None and "PERSONAX_NUM_PROCESSES" in env:
+            num_processes = int(env["PERSONAX_NUM_PROCESSES"])
+        if process_id is None and "PERSONAX_PROCESS_ID" in env:
+            process_id = int(env["PERSONAX_PROCESS_ID"])
+    except ValueError as e:
+        raise ValueError(f"PERSONAX_NUM_PROCESSES / PERSONAX_PROCESS_ID must be integers: {e}") from None
     if coordinator or num_processes or process_id is not None:
         jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
                                    process_id=process_id)
-    elif os.environ.get("TPU_WORKER_HOSTNAMES") or os.environ.get("SLURM_JOB_ID"):
+    elif env.get("PERSONAX_DISTRIBUTED") == "auto" or env.get("TPU_WORKER_HOSTNAMES") or env.get("SLURM_JOB_ID"):
         jax.distributed.initialize()
+
+
+# --- several processes (hosts): each runs this same program on its own devices ------------------
+
+T = TypeVar("T")
+
+
+def is_primary() -> bool:
+    """Process 0 writes what one writer must write (metrics, reports, shared files)."""
+    return jax.process_index() == 0
+
+
+def host_rows(n: int) -> slice:
+    """This process's contiguous share of `n` global rows (processes in order, equal shares)."""
+    hosts, me = jax.process_count(), jax.process_index()
+    if n % hosts:
+        raise ValueError(f"{n} rows do not split evenly over {hosts} processes")
+    return slice(me * n // hosts, (me + 1) * n // hosts)
+
+
+def gather_rows(tree):
+    """Every process's local rows, concatenated in process order, as numpy on every process."""
+    if jax.process_count() == 1:
+        return jax.tree.map(np.asarray, tree)
+    return jax.tree.map(lambda x: np.asarray(multihost_utils.process_allgather(np.asarray(x), tiled=True)), tree)
+
+
+def to_numpy(tree):
+    """Global arrays -> their whole value as numpy on every process (a gather when they span hosts)."""
+    def fetch(x):
+        if not isinstance(x, jax.Array) or x.is_fully_addressable or x.is_fully_replicated:
+            return np.asarray(x)
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return jax.tree.map(fetch, tree)
+
+
+def gather_json(obj) -> list:
+    """A JSON-able value from every process, in process order (the same list on every process)."""
+    if jax.process_count() == 1:
+        return [obj]
+    data = np.frombuffer(json.dumps(obj).encode(), np.uint8)
+    sizes = gather_rows(np.asarray([data.size], np.int64))
+    padded = np.zeros(int(sizes.max()), np.uint8)
+    padded[:data.size] = data
+    rows = gather_rows(padded[None])
+    return [json.loads(row[:n].tobytes()) for row, n in zip(rows, sizes)]
+
+
+def host_state_for_checkpoint(state: dict) -> dict:
+    """A data iterator's position as a checkpoint stores it: each host reads its own shard, so with
+    several hosts every host's position is kept (orbax writes JSON items from process 0 only)."""
+    return state if jax.process_count() == 1 else {"per_process": gather_json(state)}
+
+
+def host_state_from_checkpoint(saved: dict, where: str) -> dict:
+    hosts = jax.process_count()
+    per_process = saved.get("per_process") if isinstance(saved, dict) else None
+    if per_process is None:
+        if hosts > 1:
+            raise ValueError(f"{where}: the checkpoint's data position was written by one process; this run has "
+                             f"{hosts} and shards the data differently (resume on one process or start afresh)")
+        return saved
+    if len(per_process) != hosts:
+        raise ValueError(f"{where}: the checkpoint holds the data positions of {len(per_process)} processes, "
+                         f"this run has {hosts}; resume with the same number of hosts")
+    return per_process[jax.process_index()]
+
+
+def primary_first(fn: Callable[[], T], name: str) -> T:
+    """Runs `fn` on process 0, then on the others once it is done: for steps that write shared files
+    (data splits, a trained tokenizer) which the others then find and read."""
+    if jax.process_count() == 1:
+        return fn()
+    result = fn() if is_primary() else None
+    multihost_utils.sync_global_devices(f"primary_first:{name}")
+    return result if is_primary() else fn()
