@@ -218,3 +218,15 @@ def test_traits_sweep_needs_the_sim_user(sim_root, tmp_path):
     rb = run_eval(cfg, tmp_path)["robustness"]
     assert rb["curves"] == {} and "roles.user not on the sim backend" in rb["skipped"]["traits"]
     assert "## Robustness" in (tmp_path / "report" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("noise_rates", (0.0, 1.5), r"eval.robustness.noise_rates: \[1.5\] not in \[0, 1\]"),
+    ("sessions", (0, 2), r"eval.robustness.sessions: \[0\] not integers >= 1"),
+    ("methods", ("original", "bpo"), r"eval.robustness.methods: unknown \['bpo'\]"),
+    ("sweeps", ("noise", "typos"), r"eval.robustness.sweeps: unknown \['typos'\]")])
+def test_bad_robustness_config_fails_before_any_scoring(sim_root, tmp_path, field, value, message):
+    shutil.copytree(sim_root / "data", tmp_path / "data")
+    with pytest.raises(ValueError, match=message):
+        run_eval(sim_config(**{field: value}), tmp_path)
+    assert not (tmp_path / "report" / "items.jsonl").exists()

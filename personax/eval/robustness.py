@@ -19,7 +19,7 @@ from personax.data.examples import PPOptExample
 from personax.data.records import RichRecord
 from personax.eval.harness import BASELINE, Harness, ItemStore, fingerprint, scored_items, summarize_methods
 from personax.eval.judges import Judges
-from personax.eval.methods import MethodContext, gather_limited, get_method
+from personax.eval.methods import MethodContext, gather_limited, get_method, method_names
 from personax.eval.robustness_history import (AtlasHistories, NotInAtlas, as_sent, keep_last, noised_in_layer,
                                               with_history)
 from personax.eval.robustness_traits import Regenerator, generator_roles, traits_expressed, why_not_sim
@@ -42,11 +42,13 @@ class Point:
 class Sweeps:
     points: dict[str, Point] = dataclasses.field(default_factory=dict)
     curves: dict[str, list[tuple[float, str]]] = dataclasses.field(default_factory=dict)  # curve -> (x, key)
+    x_labels: dict[str, str] = dataclasses.field(default_factory=dict)  # curve -> what x is
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # sweep -> why
 
-    def add(self, curve: str, x: float, point: Point) -> None:
+    def add(self, sweep: str, curve: str, x: float, point: Point) -> None:
         self.points.setdefault(point.key, point)
         self.curves.setdefault(curve, []).append((x, point.key))
+        self.x_labels[curve] = X_LABELS[sweep]
 
 
 def _atlas(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> AtlasHistories | str:
@@ -84,7 +86,7 @@ async def _noise(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: Re
                 key = "noise/clean" if rate == 0 else f"noise/{layer}/r={rate:g}"
                 spec = ("noise", r.seed, rate, layer if rate else None, _generator_fp(datagen))
                 measured = {"messages noised": sum(s.noised for s in sessions) / eligible if eligible else 0.0}
-                sweeps.add(f"noise: {layer}", rate, Point(key, noised, spec, measured))
+                sweeps.add("noise", f"noise: {layer}", rate, Point(key, noised, spec, measured))
     finally:
         for client in clients:
             await client.aclose()
@@ -94,7 +96,7 @@ def _sparsity(sweeps: Sweeps, cfg, examples) -> None:
     for k in cfg.eval.robustness.sessions:
         kept = [keep_last(e, k) for e in examples]
         mean = sum(len(e.history_texts) for e in kept) / len(kept)
-        sweeps.add("sparsity", k, Point(f"sparsity/k={k}", kept, ("sparsity", k), {"sessions kept": mean}))
+        sweeps.add("sparsity", "sparsity", k, Point(f"sparsity/k={k}", kept, ("sparsity", k), {"sessions kept": mean}))
 
 
 async def _traits(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: ResponseCache) -> None:
@@ -107,15 +109,19 @@ async def _traits(sweeps: Sweeps, cfg, examples, atlas: AtlasHistories, cache: R
                                          cfg.eval.concurrency)
             regenerated = _regroup(examples, records, [as_sent(rec) for rec in fresh])
             spec = ("traits", scale, _generator_fp(cfg.data.datagen))
-            sweeps.add("traits", scale, Point(f"traits/scale={scale:g}", regenerated, spec))
+            sweeps.add("traits", "traits", scale, Point(f"traits/scale={scale:g}", regenerated, spec))
     finally:
         await regen.aclose()
 
 
 def check_config(r: ml_collections.ConfigDict) -> None:
+    """Before any work: a typo here should not surface after the main evaluation has run."""
     unknown = [s for s in r.sweeps if s not in SWEEPS]
     if unknown:
         raise ValueError(f"eval.robustness.sweeps: unknown {unknown}; known: {SWEEPS}")
+    unknown = [m for m in r.methods if m not in method_names()]
+    if unknown:
+        raise ValueError(f"eval.robustness.methods: unknown {unknown}; registered: {method_names()}")
     for field, ok, expected in (("noise_rates", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
                                 ("sessions", lambda v: isinstance(v, int) and v >= 1, "integers >= 1"),
                                 ("express_scales", lambda v: v >= 0.0, ">= 0")):
@@ -127,7 +133,6 @@ def check_config(r: ml_collections.ConfigDict) -> None:
 async def build_sweeps(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, examples: Sequence[PPOptExample]
                        ) -> Sweeps:
     r, sweeps = cfg.eval.robustness, Sweeps()
-    check_config(r)
     cache = ResponseCache(workdir / "report" / "robustness" / "cache")
     atlas = _atlas(cfg, workdir) if {"noise", "traits"} & set(r.sweeps) else None
     for sweep in r.sweeps:
@@ -168,9 +173,10 @@ def run_robustness(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, exampl
             by_method = scored_items(store, [n for n in names if n not in notes], point.examples)
             results[key] = {"methods": summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence),
                             "skipped": notes, "measured": point.measured}
+            print(f"robustness: {key} scored ({len(point.examples)} states)", flush=True)
         return sweeps, results
     sweeps, results = asyncio.run(go())
     curves = {curve: [{"x": x, "key": key, **results[key]} for x, key in sorted(pts)]
               for curve, pts in sweeps.curves.items()}
     return {"n_examples": len(examples), "methods": names, "curves": curves, "skipped": sweeps.skipped,
-            "x_labels": {c: X_LABELS[c.split(":")[0]] for c in curves}}
+            "x_labels": sweeps.x_labels}
