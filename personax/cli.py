@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "reward-model": ("personax.commands.reward_model", "train / evaluate the learned Bradley-Terry reward model"),
     "datagen": ("data_gen.cli", "PersonaGym: generate PersonaAtlas conversations from a config"),
     "data": ("personax.data.cli", "inspect PersonaAtlas / PPOpt data files"),
+    "launch": ("launch.cli", "run a launch config: local, multi-GPU, TPU VM slice or GKE; retries, sweeps"),
 }
 
 
