@@ -129,9 +129,16 @@ def test_in_a_robustness_sweep_the_rewriter_samples_once_and_the_policy_once_per
     real = policy_methods.sample_rewrites
     monkeypatch.setattr(policy_methods, "sample_rewrites", recording)
     cfg = smoke_config(methods=("original", "generic_rewriter", "ppopt_zero_shot"), max_examples=4)
-    cfg.eval.robustness.update(enabled=True, sweeps=("sparsity",), sessions=(1, 2),
+    cfg.eval.robustness.update(enabled=True, sweeps=("sparsity",), sessions=(1, 2, 4),
                                methods=("original", "generic_rewriter", "ppopt_zero_shot"))
+    examples = read_examples(data_workdir / "data" / "ppopt" / "eval.jsonl")[:4]
+    assert max(len(e.history_texts) for e in examples) == 4  # k = 4 leaves every state as it was
     rb = run_eval(cfg, tmp_path)["robustness"]
-    assert len(inputs) == 2 + 2  # main: rewriter + policy; sweep: the policy at each of the two points
-    assert [p["methods"]["generic_rewriter"]["n"] for p in rb["curves"]["sparsity"]] == [4, 4]
-    assert inputs[2] != inputs[3] and all("## Historical Conversations" in i for i in inputs[2])
+    # main: rewriter + policy; sweep: the policy at k = 1 and k = 2, nothing new at k = 4
+    assert len(inputs) == 2 + 2 and inputs[2] != inputs[3] != inputs[1]
+    assert all("## Historical Conversations" in i for i in inputs[2])
+    assert [p["methods"]["generic_rewriter"]["n"] for p in rb["curves"]["sparsity"]] == [4, 4, 4]
+    point = tmp_path / "report" / "robustness" / "sparsity" / "k=4"
+    items = [json.loads(line) for line in (point / "items.jsonl").open()]
+    main = [json.loads(line) for line in (tmp_path / "report" / "items.jsonl").open()]
+    assert {(i["method"], i["prompt"]) for i in items} == {(i["method"], i["prompt"]) for i in main}

@@ -135,9 +135,16 @@ class Harness:
         todo = [e for e in examples if not self.store.done(e, method.name, fp)]
         if not todo:
             return None
-        outputs = await method.prompts(todo, ctx)
-        if len(outputs) != len(todo):
-            raise RuntimeError(f"eval method {method.name} returned {len(outputs)} prompts for {len(todo)} states")
+        # A method's prompt is a function of the state text (and the state's persona), so a robustness point
+        # that leaves a state as it was reuses the prompt instead of sampling a policy again.
+        memo = ctx.memo.setdefault(f"prompts/{method.name}@{version}", {})
+        fresh = list({(e.state_id, e.input): e for e in todo if (e.state_id, e.input) not in memo}.values())
+        if fresh:
+            outputs = await method.prompts(fresh, ctx)
+            if len(outputs) != len(fresh):
+                raise RuntimeError(f"eval method {method.name} returned {len(outputs)} prompts for {len(fresh)} states")
+            memo.update(zip(((e.state_id, e.input) for e in fresh), outputs))
+        outputs = [memo[(e.state_id, e.input)] for e in todo]
         baselines = [None if method.name == BASELINE else self.store.items[(e.state_id, BASELINE)] for e in todo]
         items = await gather_limited([self._score(e, o, b) for e, o, b in zip(todo, outputs, baselines)],
                                      self.concurrency)
