@@ -62,7 +62,7 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
         raise ValueError(f"no examples in {paths[e.split]} to evaluate")
     names = method_order(cfg)
     if e.robustness.enabled:
-        from personax.eval.robustness import check_config
+        from personax.eval.robustness_points import check_config
         check_config(e.robustness)
     deployed, judges = build_deployed(cfg.rewards), build_judges(cfg.rewards)
     ctx = MethodContext(cfg, workdir, deployed, build_summarizer(cfg, deployed), e.concurrency, build_rewriter(cfg))
