@@ -23,12 +23,17 @@ def get_config():
     c.stages = ("data", "sft", "grpo", "eval")
     c.model.update(dict(name="smollm2-135m-instruct", init="pretrained", param_dtype="float32", dtype="float32"))
     c.lora.update(dict(rank=16, alpha=32.0))
-    c.data.datagen.num_personas = 60
-    c.data.splits = "sft=24,rl=24,eval=12"
-    c.sft.update(dict(steps=40, batch_size=2, grad_accum=1, max_len=512, peak_lr=3e-4, end_lr=3e-5,
+    c.data.datagen.num_personas = 100
+    c.data.datagen.conversations_per_persona = 3  # a 2-session history + the target: 300 of the 318 seed queries
+    c.data.splits = "sft=40,rl=20,eval=40"
+    c.data.max_history = 2
+    c.sft.update(dict(steps=40, batch_size=2, grad_accum=1, max_len=640, peak_lr=3e-4, end_lr=3e-5,
                       warmup_steps=4, checkpoint_every=10))
-    c.grpo.update(dict(steps=24, lr=2e-5, max_prompt_len=320, checkpoint_every=4))
+    c.grpo.update(dict(steps=20, lr=5e-5, max_prompt_len=448, checkpoint_every=2))
     c.grpo.loss.beta = 0.05
-    c.grpo.sampling.max_new_tokens = 96
-    c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=4, micro_batch_size=2))
+    c.grpo.sampling.max_new_tokens = 160
+    c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=8, micro_batch_size=4))
+    c.eval.robustness.update(dict(
+        enabled=True, methods=("original", "full_history", "profile_summary", "ppopt_grpo"), max_examples=24,
+        noise_rates=(0.0, 0.5, 1.0), sessions=(1, 2), express_scales=(0.25, 0.5, 1.0)))
     return c

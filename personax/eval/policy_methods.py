@@ -66,7 +66,10 @@ def sample_rewrites(model, tok, examples: Sequence[PPOptExample], ctx: MethodCon
 
 def _prompts(stage: str):
     async def prompts(examples, ctx: MethodContext) -> list[MethodOutput]:
-        model, tok = load_policy(ctx.cfg, ctx.workdir, stage)
+        key = f"policy/{_version(stage)(ctx)}"  # loaded once per run: robustness points reuse it
+        if key not in ctx.memo:
+            ctx.memo[key] = load_policy(ctx.cfg, ctx.workdir, stage)
+        model, tok = ctx.memo[key]
         outputs = []
         for e, text in zip(examples, sample_rewrites(model, tok, examples, ctx)):
             parsed = parse_output(text, e.original_query)
