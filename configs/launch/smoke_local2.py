@@ -3,8 +3,8 @@ each, joined over 127.0.0.1 into one 8-device mesh (the multi-host code path, fo
 
     python -m launch --config configs/launch/smoke_local2.py --config.workdir=/tmp/smoke2
 
-Runs on: 2 CPU cores; about 1-2 minutes (sim data of 30 personas, 2 SFT steps, 2 GRPO steps of
-2 states x G=4, one state per process). Expected: WORKDIR/grpo/metrics.jsonl with steps 1-2
+Runs on: 2 CPU cores; about 1-2 minutes (sim data of 16 personas, 2 SFT steps, 2 GRPO steps of
+2 states x G=4 x 8 new tokens, one state per process). Expected: WORKDIR/grpo/metrics.jsonl with steps 1-2
 written by process 0 only and checkpoints in WORKDIR/{sft,grpo}/checkpoints; rerunning continues
 from them, and a killed worker makes the launcher retry the pair, which resumes.
 """
@@ -17,9 +17,11 @@ def get_config():
     c.backend = "local"
     c.experiment = "configs/smoke_cpu.py"
     c.workdir = "/tmp/personax-smoke-local2"
-    c.overrides = ("stages=data,sft,grpo", "progress=false", "sft.steps=2", "sft.batch_size=8", "sft.checkpoint_every=1",
-                   "grpo.steps=2", "grpo.checkpoint_every=1", "grpo.batch.prompts_per_step=2",
-                   "grpo.batch.mini_batch_size=8", "grpo.batch.micro_batch_size=4", "grpo.sampling.max_new_tokens=16")
+    c.overrides = ("stages=data,sft,grpo", "progress=false", "data.datagen.num_personas=16",
+                   "data.splits=sft=8,rl=6,eval=2", "sft.steps=2", "sft.batch_size=8", "sft.max_len=512",
+                   "sft.checkpoint_every=1", "grpo.steps=2", "grpo.checkpoint_every=1", "grpo.max_prompt_len=384",
+                   "grpo.batch.prompts_per_step=2", "grpo.batch.mini_batch_size=8", "grpo.batch.micro_batch_size=4",
+                   "grpo.sampling.max_new_tokens=8")
     c.retries = 1
     c.backoff_s = 1.0
     c.local.update(dict(num_processes=2, cpu_devices_per_process=4, platform="cpu"))

@@ -1,0 +1,108 @@
+"""The multi-host code path for real: two local processes, 4 fake CPU devices each, joined over
+127.0.0.1 into one 8-device mesh, run configs/smoke_cpu.py's SFT and sharded GRPO steps through
+the local launcher. One worker is SIGKILLed after the first GRPO checkpoint; the launcher's retry
+restarts both and they resume from it. Rerunning with more steps resumes again."""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import orbax.checkpoint as ocp
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / "configs" / "launch" / "smoke_local2.py")
+
+
+def _launch(workdir, *extra) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "launch", "--config", CONFIG, f"--config.workdir={workdir}",
+                             "--config.backoff_s=1", *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _collect(proc: subprocess.Popen, lines: list[str]) -> threading.Thread:
+    t = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    t.start()
+    return t
+
+
+def _metrics(workdir, stage):
+    return [json.loads(line) for line in (workdir / stage / "metrics.jsonl").read_text().splitlines()]
+
+
+def _finish(proc: subprocess.Popen, lines: list[str], reader: threading.Thread) -> str:
+    proc.wait(timeout=600)
+    reader.join(timeout=10)
+    return "".join(lines)
+
+
+@pytest.fixture(scope="module")
+def killed_and_retried(tmp_path_factory):
+    """A two-process run whose worker 1 is SIGKILLed once GRPO's first checkpoint is written."""
+    workdir = tmp_path_factory.mktemp("two_hosts")
+    proc, lines = _launch(workdir), []
+    reader = _collect(proc, lines)
+    first_ckpt = workdir / "grpo" / "checkpoints" / "1" / "commit_success.txt"
+    deadline, killed = time.time() + 600, False
+    while time.time() < deadline and proc.poll() is None and not killed:
+        if first_ckpt.exists():
+            pid = next(int(m.group(1)) for line in lines if (m := re.match(r"launch: process 1 started, pid (\d+)", line)))
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.1)
+    out = _finish(proc, lines, reader)
+    assert killed, "the run ended before its first GRPO checkpoint could be interrupted:\n" + out[-4000:]
+    assert proc.returncode == 0, out[-4000:]
+    return workdir, out
+
+
+def test_two_processes_train_and_a_killed_worker_is_retried_from_the_checkpoint(killed_and_retried):
+    workdir, out = killed_and_retried
+    assert "[p0] worker: process 0 of 2, 4 local / 8 devices" in out and "[p1] worker: process 1 of 2" in out
+    assert "launch: attempt 1 failed (exit 137); retry 1/1" in out
+    retry = out[out.index("attempt 1 failed"):]
+    assert "[p0] worker: grpo resumes from checkpoint step 1" in retry and "[p1] worker: grpo resumes" in retry
+    assert "[p0] grpo: loss=" in retry and "[p1] grpo: loss=" in retry
+
+    # Process 0 alone logs (one line per step, none lost or repeated across the kill).
+    assert [m["step"] for m in _metrics(workdir, "sft")] == [1, 2]
+    grpo = _metrics(workdir, "grpo")
+    assert [m["step"] for m in grpo] == [1, 2]
+    for m in grpo:
+        assert m["logprob_gap_sampler_trainer"] < 1e-3 and m["reward/total/nan"] == 0
+        assert 0 <= m["reward/profile/mean"] <= 1 and m["tokens"] > 0
+    # The data position of each process is kept with the checkpoint.
+    data = json.loads((workdir / "grpo" / "checkpoints" / "2" / "data" / "metadata").read_text())
+    assert len(data["iterator"]["per_process"]) == 2
+
+
+@pytest.mark.slow
+def test_rerun_with_more_steps_resumes_from_the_last_checkpoint(killed_and_retried):
+    workdir, _ = killed_and_retried
+    more, lines = _launch(workdir, "--config.overrides=" + repr(_overrides(grpo_steps=3))), []
+    out = _finish(more, lines, _collect(more, lines))
+    assert more.returncode == 0 and "[p0] worker: grpo resumes from checkpoint step 2" in out, out[-4000:]
+    assert [m["step"] for m in _metrics(workdir, "grpo")] == [1, 2, 3]
+    restore = lambda step: ocp.PyTreeCheckpointer().restore(  # noqa: E731
+        str(workdir / "grpo" / "checkpoints" / str(step) / "params"))["trainable"]
+    assert any((a != b).any() for a, b in zip(_leaves(restore(2)), _leaves(restore(3))))
+
+
+def _overrides(grpo_steps: int) -> tuple[str, ...]:
+    from personax.configfile import load_config
+    lc = load_config(CONFIG)
+    return tuple(o if not o.startswith("grpo.steps=") else f"grpo.steps={grpo_steps}" for o in lc.overrides)
+
+
+def _leaves(tree):
+    if isinstance(tree, dict):
+        for v in tree.values():
+            yield from _leaves(v)
+    else:
+        yield tree
