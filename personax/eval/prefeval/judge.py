@@ -35,8 +35,9 @@ CHECKS: dict[str, tuple[str, bool]] = {
                 "information? Refusing, only asking questions back, going off-topic or saying nothing of use "
                 "is not helping.", True),
 }
-SYSTEM = ("You check one property of an assistant's answer to a user who stated a preference earlier and then "
-          "asked a question. Judge the answer as written; do not rewrite it.\n{question}\n" + _REPLY)
+_PREAMBLE = ("You check one property of an assistant's answer to a user who stated a preference earlier and then "
+             "asked a question. Judge the answer as written; do not rewrite it.")
+SYSTEMS = {name: f"{_PREAMBLE}\n{question}\n{_REPLY}" for name, (question, _) in CHECKS.items()}
 _YES = {"yes", "y", "true"}
 _NO = {"no", "n", "false"}
 
@@ -71,7 +72,7 @@ class FourCheckJudge:
         self.stats: collections.Counter = collections.Counter()
 
     async def _check(self, name: str, user: str) -> bool | None:
-        request = ChatRequest(messages=(Message("system", SYSTEM.format(question=CHECKS[name][0])),
+        request = ChatRequest(messages=(Message("system", SYSTEMS[name]),
                                         Message("user", user)), model=self.model, temperature=0.0,
                               max_tokens=self.max_tokens, module=f"prefeval_{name}")
         self.stats[f"{name}/calls"] += 1
