@@ -69,8 +69,8 @@ def manifest(lc: ml_collections.ConfigDict) -> dict:
     job = {"parallelism": hosts, "completions": hosts, "completionMode": "Indexed", "backoffLimit": 0,
            "template": {"metadata": {"annotations": annotations}, "spec": pod}}
     return {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet",
-            "metadata": {"name": lc.name, "namespace": c.namespace,
-                         "annotations": {"alpha.jobset.sigs.k8s.io/exclusive-topology": "cloud.google.com/gke-nodepool"}},
+            "metadata": {"name": lc.name, "namespace": c.namespace, "annotations": {  # one slice per node pool
+                "alpha.jobset.sigs.k8s.io/exclusive-topology": "cloud.google.com/gke-nodepool"}},
             "spec": {"failurePolicy": {"maxRestarts": lc.retries},
                      "replicatedJobs": [{"name": JOB, "replicas": 1, "template": {"spec": job}}]}}
 

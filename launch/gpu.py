@@ -14,7 +14,7 @@ from launch.config import experiment_args
 from launch.local import run_local_group
 from launch.procs import run_group
 from launch.registry import LAUNCHERS
-from launch.retry import backoff_delays, with_retries
+from launch.retry import config_delays, with_retries
 from launch.shell import Shell, worker_command
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -23,9 +23,6 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1")
 def ssh_commands(lc: ml_collections.ConfigDict, secrets: dict[str, str]) -> list[list[str]]:
     """One ssh command per worker process: host h's process j is process h * processes_per_host + j."""
     c = lc.gpu
-    if c.processes_per_host < 1 or c.gpus_per_host % c.processes_per_host:
-        raise ValueError(f"launch config: gpu.gpus_per_host={c.gpus_per_host} must split over "
-                         f"gpu.processes_per_host={c.processes_per_host} processes")
     k, n = c.gpus_per_host // c.processes_per_host, len(c.hosts) * c.processes_per_host
     commands = []
     for h, host in enumerate(c.hosts):
@@ -42,11 +39,13 @@ def ssh_commands(lc: ml_collections.ConfigDict, secrets: dict[str, str]) -> list
 @LAUNCHERS.register("gpu")
 def launch_gpu(lc: ml_collections.ConfigDict, shell: Shell) -> int:
     c = lc.gpu
+    if c.processes_per_host < 1 or c.gpus_per_host % c.processes_per_host:
+        raise ValueError(f"launch config: gpu.gpus_per_host={c.gpus_per_host} must split over "
+                         f"gpu.processes_per_host={c.processes_per_host} processes")
     if len(c.hosts) == 1 and c.hosts[0] in LOCAL_HOSTS:
-        local = ml_collections.ConfigDict(dict(num_processes=c.processes_per_host, cpu_devices_per_process=0,
-                                               platform="cuda", gpus_per_process=c.gpus_per_host // c.processes_per_host
-                                               if c.processes_per_host > 1 else 0))
-        return run_local_group(lc, shell, local)
+        split = c.gpus_per_host // c.processes_per_host if c.processes_per_host > 1 else 0
+        return run_local_group(lc, shell, ml_collections.ConfigDict(dict(
+            num_processes=c.processes_per_host, cpu_devices_per_process=0, platform="cuda", gpus_per_process=split)))
     secrets = shell.secret_env(lc.forward_env)
     commands = ssh_commands(lc, secrets)
 
@@ -55,8 +54,7 @@ def launch_gpu(lc: ml_collections.ConfigDict, shell: Shell) -> int:
             shell.say("$ " + shlex.join(argv))
         return 0 if shell.dry_run else run_group(commands, [None] * len(commands), out=shell.out)
 
-    return with_retries(attempt, backoff_delays(lc.retries, lc.backoff_s, lc.backoff_factor, lc.max_backoff_s),
-                        log=shell.say)
+    return with_retries(attempt, config_delays(lc), log=shell.say)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import ml_collections
 from launch.config import experiment_args
 from launch.procs import run_group
 from launch.registry import LAUNCHERS
-from launch.retry import backoff_delays, with_retries
+from launch.retry import config_delays, with_retries
 from launch.shell import Shell, env_prefix, forwarded_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -61,8 +61,7 @@ def run_local_group(lc: ml_collections.ConfigDict, shell: Shell, c: ml_collectio
         full = [{**os.environ, "PYTHONPATH": _pythonpath(), **secrets, **env} for env in envs]
         return run_group([argv] * c.num_processes, full, out=shell.out, cwd=str(ROOT))
 
-    delays = backoff_delays(lc.retries, lc.backoff_s, lc.backoff_factor, lc.max_backoff_s)
-    return with_retries(attempt, delays, log=shell.say)
+    return with_retries(attempt, config_delays(lc), log=shell.say)
 
 
 def _pythonpath() -> str:

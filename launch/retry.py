@@ -13,6 +13,11 @@ def backoff_delays(retries: int, first_s: float, factor: float, max_s: float) ->
     return [min(first_s * factor ** i, max_s) for i in range(retries)]
 
 
+def config_delays(lc) -> list[float]:
+    """The backoff before each retry, from a launch config's retries / backoff_s / backoff_factor / max_backoff_s."""
+    return backoff_delays(lc.retries, lc.backoff_s, lc.backoff_factor, lc.max_backoff_s)
+
+
 def with_retries(attempt: Callable[[int], int], delays: list[float], log: Callable[[str], None] = print,
                  sleep: Callable[[float], None] = time.sleep, before_retry: Callable[[int], None] | None = None) -> int:
     """Runs `attempt(i)` (returns an exit code) until it returns 0 or the retries run out."""

@@ -19,7 +19,7 @@ import ml_collections
 from launch.accelerators import tpu
 from launch.config import experiment_args
 from launch.registry import LAUNCHERS
-from launch.retry import backoff_delays, with_retries
+from launch.retry import config_delays, with_retries
 from launch.shell import Shell, worker_command
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -44,7 +44,8 @@ class TpuVm:
 
     def create(self) -> list[str]:
         version = self.c.runtime_version or self.shape.runtime_version
-        argv = self.gcloud("create", self.lc.name, f"--accelerator-type={self.shape.gcloud_type}", f"--version={version}")
+        argv = self.gcloud("create", self.lc.name, f"--accelerator-type={self.shape.gcloud_type}",
+                           f"--version={version}")
         return argv + (["--spot"] if self.c.spot else [])
 
     def delete(self) -> list[str]:
@@ -125,8 +126,7 @@ def launch_tpu_vm(lc: ml_collections.ConfigDict, shell: Shell) -> int:
         result = shell.run(run_command(vm, secrets))
         return 0 if result is None else result.returncode
 
-    delays = backoff_delays(lc.retries, lc.backoff_s, lc.backoff_factor, lc.max_backoff_s)
-    code = with_retries(attempt, delays, log=shell.say)
+    code = with_retries(attempt, config_delays(lc), log=shell.say)
     if vm.c.delete_when_done:
         shell.run(vm.delete())
     return code

@@ -135,7 +135,8 @@ def test_gke_jobset_manifest_fields(capsys):
     v5e = load_config(GKE + ":v5e16")
     v5e.gke.image = "img:1"
     pod = manifest(v5e)["spec"]["replicatedJobs"][0]["template"]["spec"]
-    assert pod["parallelism"] == 4 and pod["template"]["spec"]["nodeSelector"]["cloud.google.com/gke-tpu-topology"] == "4x4"
+    assert pod["parallelism"] == 4
+    assert pod["template"]["spec"]["nodeSelector"]["cloud.google.com/gke-tpu-topology"] == "4x4"
 
     gpu = load_config(GKE + ":gpu")
     gpu.gke.image = "img:1"
@@ -236,9 +237,9 @@ def test_sweep_runs_every_point_in_its_workdir_and_tables_the_last_metrics(tmp_p
 @pytest.mark.slow
 def test_two_point_sweep_runs_each_point_and_summarises(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "launch", "--config", str(ROOT / "configs" / "launch" / "smoke_sweep.py"),
-                          f"--config.workdir={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=600)
+    config = str(ROOT / "configs" / "launch" / "smoke_sweep.py")
+    out = subprocess.run([sys.executable, "-m", "launch", "--config", config, f"--config.workdir={tmp_path}"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     rows = json.loads((tmp_path / "sweep_summary.json").read_text())
     assert [(r["point"], r["seed"], r["exit"], r["step"]) for r in rows] == [("seed=0", 0, 0, 2), ("seed=1", 1, 0, 2)]

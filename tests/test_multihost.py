@@ -52,7 +52,8 @@ def killed_and_retried(tmp_path_factory):
     deadline, killed = time.time() + 600, False
     while time.time() < deadline and proc.poll() is None and not killed:
         if first_ckpt.exists():
-            pid = next(int(m.group(1)) for line in lines if (m := re.match(r"launch: process 1 started, pid (\d+)", line)))
+            started = (re.match(r"launch: process 1 started, pid (\d+)", line) for line in lines)
+            pid = int(next(m for m in started if m).group(1))
             os.kill(pid, signal.SIGKILL)
             killed = True
         time.sleep(0.1)
