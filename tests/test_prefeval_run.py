@@ -105,3 +105,21 @@ def test_the_offline_config_and_its_variant():
         "original", "full_history", "oracle")
     with pytest.raises(ValueError, match="unknown variant"):
         load_config(str(ROOT / "configs" / "eval" / "prefeval_smollm2.py") + ":nope")
+
+
+@pytest.mark.slow
+def test_smollm2_original_and_oracle_through_the_command(tmp_path):
+    """The real SmolLM2-135M-Instruct as the deployed model (1-3 minutes on 2 shared cores)."""
+    import argparse
+
+    from personax.eval.prefeval import command
+
+    args = argparse.Namespace(config=str(ROOT / "configs" / "eval" / "prefeval_smollm2.py") + ":original",
+                              workdir=tmp_path, config_overrides=[
+                                  ("prefeval.topics", "travel_hotel"), ("prefeval.per_topic", "1"),
+                                  ("prefeval.methods", "original,oracle"), ("prefeval.plots", "false")])
+    assert command.run(args) == 0
+    summary = json.loads((tmp_path / "report" / "prefeval_summary.json").read_text())
+    assert summary["deployed"] == "smollm2-135m-instruct" and summary["n_items"] == 2
+    for m in summary["methods"].values():
+        assert m["n"] == 2 and 0.0 <= m["mcq"]["letter"]["accuracy"]["mean"] <= 1.0

@@ -37,8 +37,9 @@ def _method_names(p: ml_collections.ConfigDict) -> list[str]:
     unknown = [m for m in names if m not in method_names()]
     if unknown:
         raise ValueError(f"prefeval.methods: unknown {unknown}; registered: {method_names()}")
-    for s in p.mcq.scorers:
-        SCORERS.get(s)
+    bad = [s for s in p.mcq.scorers if s not in SCORERS.names()] or ([] if p.mcq.scorers else ["(none)"])
+    if bad:
+        raise ValueError(f"prefeval.mcq.scorers: unknown {bad}; registered: {SCORERS.names()}")
     return names
 
 
@@ -61,6 +62,8 @@ async def run_method(s: Session, name: str, items: Sequence[PrefEvalItem]) -> st
     if not todo:
         return None
     outputs = await method.prompts([i.example for i, _ in todo], s.ctx)
+    if len(outputs) != len(todo):
+        raise RuntimeError(f"eval method {name} returned {len(outputs)} prompts for {len(todo)} states")
     orders = [shuffled_order(i.example.state_id, len(i.options), s.cfg.prefeval.seed) for i, _ in todo]
     questions = [Question(o.prompt, tuple(i.options[k] for k in order)) for (i, _), o, order in zip(todo, outputs, orders)]
     per_scorer = {sc: score_questions(s.mcq, questions, sc) for sc in s.cfg.prefeval.mcq.scorers}
