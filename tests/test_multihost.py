@@ -90,9 +90,20 @@ def test_rerun_with_more_steps_resumes_from_the_last_checkpoint(killed_and_retri
     out = _finish(more, lines, _collect(more, lines))
     assert more.returncode == 0 and "[p0] worker: grpo resumes from checkpoint step 2" in out, out[-4000:]
     assert [m["step"] for m in _metrics(workdir, "grpo")] == [1, 2, 3]
-    restore = lambda step: ocp.PyTreeCheckpointer().restore(  # noqa: E731
-        str(workdir / "grpo" / "checkpoints" / str(step) / "params"))["trainable"]
-    assert any((a != b).any() for a, b in zip(_leaves(restore(2)), _leaves(restore(3))))
+    before, after = (_restore(workdir / "grpo" / "checkpoints" / str(step) / "params")["trainable"] for step in (2, 3))
+    assert any((a != b).any() for a, b in zip(_leaves(before), _leaves(after)))
+
+
+def _restore(path: pathlib.Path):
+    """A checkpoint written by two processes, read onto this process's first device."""
+    import jax
+    from jax.sharding import SingleDeviceSharding
+
+    checkpointer = ocp.PyTreeCheckpointer()
+    device = SingleDeviceSharding(jax.devices()[0])
+    tree = checkpointer.metadata(str(path)).item_metadata.tree
+    targets = jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=device), tree)
+    return checkpointer.restore(str(path), restore_args=targets)
 
 
 def _overrides(grpo_steps: int) -> tuple[str, ...]:
@@ -107,3 +118,31 @@ def _leaves(tree):
             yield from _leaves(v)
     else:
         yield tree
+
+
+def test_single_process_helpers_keep_shapes_formats_and_refuse_a_host_count_change():
+    import jax
+    import numpy as np
+    from jax.sharding import PartitionSpec as P
+
+    from personax.sharding import (MeshConfig, gather_json, gather_rows, host_rows, host_state_for_checkpoint,
+                                   host_state_from_checkpoint, make_mesh, put_global, to_numpy)
+
+    mesh = make_mesh(MeshConfig(data=4, fsdp=2))
+    rows8, rows2 = np.arange(40).reshape(8, 5), np.arange(10).reshape(2, 5)
+    split, small = put_global(mesh, (rows8, rows2))
+    assert split.sharding.spec == P(("data", "fsdp"), None)  # 8 rows over data x fsdp = 8 devices
+    assert small.sharding.spec == P(None, None)  # 2 rows do not split: replicated
+    micro = put_global(mesh, np.zeros((3, 8, 4)), batch_axis=1)
+    assert micro.sharding.spec == P(None, ("data", "fsdp"), None)
+    np.testing.assert_array_equal(to_numpy(split), rows8)
+    np.testing.assert_array_equal(gather_rows({"a": rows2})["a"], rows2)
+    assert host_rows(8) == slice(0, 8) and gather_json({"k": [1, 2]}) == [{"k": [1, 2]}]
+    assert jax.process_count() == 1
+
+    state = {"next_index": 3}
+    assert host_state_for_checkpoint(state) == state  # one process: the format single-host runs always had
+    assert host_state_from_checkpoint(state, "ckpt") == state
+    assert host_state_from_checkpoint({"per_process": [state]}, "ckpt") == state
+    with pytest.raises(ValueError, match="data positions of 2 processes, this run has 1"):
+        host_state_from_checkpoint({"per_process": [state, state]}, "ckpt")
