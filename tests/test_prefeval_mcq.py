@@ -95,3 +95,13 @@ def test_shift_choice_cancels_what_the_original_prompt_already_preferred():
     item = {"order": [2, 0, 1, 3], "mcq": {"s": {"scores": [-1.1, -1.5, -2.0, -2.5]}}}
     assert shift_correct(item, base, "s") == 1.0
     assert shift_correct({**item, "mcq": {"s": {"scores": [-0.5, -3.0, -2.0, -2.5]}}}, base, "s") == 0.0
+
+
+def test_prompts_longer_than_the_context_lose_their_oldest_tokens(tiny):
+    model, tok = tiny
+    deployed = Deployed(tok, LogprobScorer(model, tok.pad_id, batch_size=1))
+    long = Question("hotel " * 700 + "Which one?", ("quiet spa", "party pool", "casino", "nightclub"))
+    assert len(deployed.chat_ids(long.prompt)) == 512 and len(deployed.chat_ids(long.prompt, reserve=9)) == 503
+    for scorer in ("letter", "option_logprob"):
+        (result,) = score_questions(deployed, [long], scorer)
+        assert np.isfinite(result["scores"]).all()

@@ -5,8 +5,10 @@ Scorers (registered by name; each gives one log-score per option, the choice is 
   all in one user turn; score = log p(letter) as the first token of the assistant's reply. One
   forward pass per item; small models lean on some letters, so the report shows how often each is chosen.
 - `option_logprob`: the method's prompt alone as the user turn; score = the mean per-token log p of
-  the option's text as the assistant's whole reply. No letters, so no position bias; the options'
-  own fluency weighs in, the same for every method, so paired differences stay fair.
+  the option's text as the assistant's whole reply, the four options packed in one row. No letters, so
+  no position bias; the options' own fluency weighs in, the same for every method, so paired
+  differences stay fair.
+A prompt longer than the model's context loses its oldest tokens (the options and the request stay).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from personax.eval.prefeval.logprobs import LogprobScorer
 from personax.registry import Registry
+from personax.tokenizers import Tokenizer
 
 LETTERS = "ABCD"
 MCQ_REQUEST = ("\n\nWhich of these options would suit me best?\n{options}\n\n"
@@ -45,11 +48,13 @@ class Question:
 @dataclasses.dataclass
 class Deployed:
     """The deployed model as MCQ needs it: a chat tokenizer and a log-prob scorer."""
-    tokenizer: object
+    tokenizer: Tokenizer
     scorer: LogprobScorer
 
-    def chat_ids(self, user: str) -> list[int]:
-        return self.tokenizer.encode_chat([{"role": "user", "content": user}])
+    def chat_ids(self, user: str, reserve: int = 0) -> list[int]:
+        """The templated user turn, cut from the left to leave `reserve` tokens of the context free."""
+        ids = self.tokenizer.encode_chat([{"role": "user", "content": user}])
+        return ids[-(self.scorer.context - reserve):]
 
 
 ScorerFn = Callable[[Deployed, Sequence[Question]], np.ndarray]  # -> [N, n_options]
@@ -74,14 +79,14 @@ def letter_ids(deployed: Deployed) -> list[int]:
 
 @SCORERS.register("letter")
 def letter(deployed: Deployed, questions: Sequence[Question]) -> np.ndarray:
-    rows = [deployed.chat_ids(mcq_text(q.prompt, q.options)) for q in questions]
+    rows = [deployed.chat_ids(mcq_text(q.prompt, q.options), reserve=1) for q in questions]
     return deployed.scorer.next_token(rows, letter_ids(deployed))
 
 
 @SCORERS.register("option_logprob")
 def option_logprob(deployed: Deployed, questions: Sequence[Question]) -> np.ndarray:
-    prompts = [deployed.chat_ids(q.prompt) for q in questions]
     options = [[deployed.tokenizer.encode(o, add_special_tokens=False) for o in q.options] for q in questions]
+    prompts = [deployed.chat_ids(q.prompt, reserve=sum(map(len, opts))) for q, opts in zip(questions, options)]
     logps = deployed.scorer.continuations(prompts, options)
     return np.asarray([[float(lp.mean()) for lp in row] for row in logps], np.float32)
 
