@@ -21,6 +21,7 @@ def launch_config() -> ml_collections.ConfigDict:
     c.max_backoff_s = 600.0
     c.forward_env = ()  # names of environment variables (API keys) the workers need; values never printed
     c.python = "python3"
+    c.compilation_cache = True  # JAX's persistent cache in WORKDIR/jax_cache: a retried attempt skips compiling
 
     c.local = ml_collections.ConfigDict(dict(
         num_processes=1,
@@ -64,6 +65,11 @@ def launch_config() -> ml_collections.ConfigDict:
         stage="grpo",  # whose metrics.jsonl the summary reads
         metrics=("reward/total/mean", "reward/profile/mean", "reward/task_pairwise/mean", "kl_mean", "loss")))
     return c
+
+
+def common_env(lc: ml_collections.ConfigDict) -> dict[str, str]:
+    """Variables every worker gets, whatever the backend."""
+    return {"JAX_COMPILATION_CACHE_DIR": f"{lc.workdir.rstrip('/')}/jax_cache"} if lc.compilation_cache else {}
 
 
 def experiment_args(lc: ml_collections.ConfigDict) -> list[str]:

@@ -17,7 +17,7 @@ import tempfile
 import ml_collections
 
 from launch.accelerators import tpu
-from launch.config import experiment_args
+from launch.config import common_env, experiment_args
 from launch.registry import LAUNCHERS
 from launch.shell import Shell
 
@@ -35,6 +35,7 @@ def _worker_env(lc: ml_collections.ConfigDict, hosts: int) -> list[dict]:
         env = [{"name": "PERSONAX_DISTRIBUTED", "value": "auto"}]
     if lc.forward_env and not c.secret:
         raise ValueError("launch config: forward_env needs gke.secret (a Kubernetes secret holding those keys)")
+    env += [{"name": k, "value": v} for k, v in common_env(lc).items()]
     env += [{"name": n, "valueFrom": {"secretKeyRef": {"name": c.secret, "key": n}}} for n in lc.forward_env]
     return env
 

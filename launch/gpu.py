@@ -10,7 +10,7 @@ import sys
 
 import ml_collections
 
-from launch.config import experiment_args
+from launch.config import common_env, experiment_args
 from launch.local import run_local_group
 from launch.procs import run_group
 from launch.registry import LAUNCHERS
@@ -31,7 +31,7 @@ def ssh_commands(lc: ml_collections.ConfigDict, secrets: dict[str, str]) -> list
                    "PERSONAX_PROCESS_ID": str(h * c.processes_per_host + j)}
             if c.processes_per_host > 1:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in range(j * k, (j + 1) * k))
-            line = worker_command(lc.python, experiment_args(lc), {**env, **secrets}, cd=c.remote_dir)
+            line = worker_command(lc.python, experiment_args(lc), {**env, **common_env(lc), **secrets}, cd=c.remote_dir)
             commands.append([*c.ssh.split(), "-o", "BatchMode=yes", "-tt", host, line])
     return commands
 

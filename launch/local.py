@@ -13,7 +13,7 @@ import sys
 
 import ml_collections
 
-from launch.config import experiment_args
+from launch.config import common_env, experiment_args
 from launch.procs import run_group
 from launch.registry import LAUNCHERS
 from launch.retry import config_delays, with_retries
@@ -53,7 +53,7 @@ def run_local_group(lc: ml_collections.ConfigDict, shell: Shell, c: ml_collectio
 
     def attempt(i: int) -> int:
         port = free_port()
-        envs = [process_env(c, p, port) for p in range(c.num_processes)]
+        envs = [process_env(c, p, port) | common_env(lc) for p in range(c.num_processes)]
         for env in envs:
             shell.say("$ " + " ".join(filter(None, [env_prefix(env), shlex.join(argv)])))
         if shell.dry_run:

@@ -17,7 +17,7 @@ import tempfile
 import ml_collections
 
 from launch.accelerators import tpu
-from launch.config import experiment_args
+from launch.config import common_env, experiment_args
 from launch.registry import LAUNCHERS
 from launch.retry import config_delays, with_retries
 from launch.shell import Shell, worker_command
@@ -80,7 +80,7 @@ def install_commands(vm: TpuVm, tarball: str) -> list[list[str]]:
 
 def run_command(vm: TpuVm, secrets: dict[str, str]) -> list[str]:
     """Every worker runs the same line; JAX finds its peers from the TPU VM metadata."""
-    env = {"PERSONAX_DISTRIBUTED": "auto", **secrets}
+    env = {"PERSONAX_DISTRIBUTED": "auto", **common_env(vm.lc), **secrets}
     cd = vm.c.remote_dir if vm.c.code == "copy" else None
     return vm.ssh_all(worker_command(vm.lc.python, experiment_args(vm.lc), env, cd=cd))
 

@@ -59,6 +59,7 @@ def test_tpu_vm_dry_run_prints_the_gcloud_commands(capsys, monkeypatch):
     words = _worker_line(run)
     assert words[:3] == ["cd", "$HOME/personax", "&&"]
     assert "PERSONAX_DISTRIBUTED=auto" in words and "OPENAI_API_KEY=<OPENAI_API_KEY>" in words
+    assert "JAX_COMPILATION_CACHE_DIR=/mnt/personax/runs/qwen3-8b/jax_cache" in words
     i = words.index("launch.worker")
     assert words[i - 2:] == ["python3", "-m", "launch.worker", "--config", "configs/qwen3_8b_tpu.py", "--workdir",
                              "/mnt/personax/runs/qwen3-8b", "--config.model.name=/mnt/personax/models/Qwen3-8B",
@@ -127,6 +128,7 @@ def test_gke_jobset_manifest_fields(capsys):
     assert c["command"][:5] == ["python3", "-m", "launch.worker", "--config", "configs/qwen3_8b_tpu.py"]
     env = {e["name"]: e for e in c["env"]}
     assert env["PERSONAX_DISTRIBUTED"]["value"] == "auto"
+    assert env["JAX_COMPILATION_CACHE_DIR"]["value"] == "/mnt/personax/runs/qwen3-8b/jax_cache"
     assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "personax-keys", "key": "OPENAI_API_KEY"}
     assert pod["volumes"][0]["csi"]["volumeAttributes"]["bucketName"] == "bkt"
     assert c["volumeMounts"] == [{"name": "workdir", "mountPath": "/mnt/personax"}]
@@ -169,7 +171,7 @@ def test_local_and_multi_host_gpu_dry_run(capsys):
         assert env["PERSONAX_PROCESS_ID"] == str(i) and env["PERSONAX_NUM_PROCESSES"] == "2"
         assert env["PERSONAX_COORDINATOR"].startswith("127.0.0.1:")
         assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=4" and env["JAX_PLATFORMS"] == "cpu"
-        assert argv[argv.index("--workdir") + 1] == "/w"
+        assert argv[argv.index("--workdir") + 1] == "/w" and env["JAX_COMPILATION_CACHE_DIR"] == "/w/jax_cache"
 
     cmds = _commands(_dry_run(capsys, "--config", str(ROOT / "configs" / "launch" / "smoke_local2.py"),
                               "--config.backend=gpu", "--config.gpu.hosts=('h1','h2')",
