@@ -21,7 +21,8 @@ def launch_config() -> ml_collections.ConfigDict:
     c.max_backoff_s = 600.0
     c.forward_env = ()  # names of environment variables (API keys) the workers need; values never printed
     c.python = "python3"
-    c.compilation_cache = True  # JAX's persistent cache in WORKDIR/jax_cache: a retried attempt skips compiling
+    c.compilation_cache = True  # JAX's persistent cache: a retried attempt (or a sweep's next point) skips compiling
+    c.compilation_cache_dir = ""  # "" = WORKDIR/jax_cache
 
     c.local = ml_collections.ConfigDict(dict(
         num_processes=1,
@@ -69,7 +70,9 @@ def launch_config() -> ml_collections.ConfigDict:
 
 def common_env(lc: ml_collections.ConfigDict) -> dict[str, str]:
     """Variables every worker gets, whatever the backend."""
-    return {"JAX_COMPILATION_CACHE_DIR": f"{lc.workdir.rstrip('/')}/jax_cache"} if lc.compilation_cache else {}
+    if not lc.compilation_cache:
+        return {}
+    return {"JAX_COMPILATION_CACHE_DIR": lc.compilation_cache_dir or f"{lc.workdir.rstrip('/')}/jax_cache"}
 
 
 def experiment_args(lc: ml_collections.ConfigDict) -> list[str]:

@@ -42,6 +42,7 @@ def point_config(lc: ml_collections.ConfigDict, index: int, name: str, values: d
     point = ml_collections.ConfigDict(lc.to_dict())
     point.sweep.grid = ()
     point.workdir = f"{lc.workdir.rstrip('/')}/{name}"
+    point.compilation_cache_dir = lc.compilation_cache_dir or f"{lc.workdir.rstrip('/')}/jax_cache"  # shared by points
     point.overrides = (*lc.overrides, *(f"{field}={value}" for field, value in values.items()))
     if lc.backend == "gke":  # JobSet names are unique per namespace
         point.name = f"{lc.name}-{index}"

@@ -202,6 +202,7 @@ def test_sweep_points_workdirs_and_table():
     lc.update(dict(experiment="e.py", workdir="/root/", overrides=("a=1",), backend="gke"))
     point = point_config(lc, 2, *points[2])
     assert point.workdir == "/root/seed=1,profile=0.3,group_size=8" and point.name == "personax-2"
+    assert point.compilation_cache_dir == "/root/jax_cache"
     assert point.overrides == ("a=1", "seed=1", "rewards.weights.profile=0.3", "grpo.batch.group_size=8")
     with pytest.raises(ValueError, match="non-empty list"):
         grid_points((("seed", ()),))
