@@ -75,6 +75,7 @@ def test_every_method_scored_judged_reported_and_resumed(cfg, tiny, tmp_path):  
     assert summary["judge_stats"]["helpful/calls"] == 8 and summary["judge_stats"]["violates/calls"] == 8
     report = (out / "report" / "prefeval.md").read_text()
     assert "| ppopt_zero_shot | 2 |" in report and "`ppopt_sft`" in report and "Judge calls" in report
+    assert "| original | 10 | ok 2 |" in report  # prompt words and parse statuses
     assert (out / "report" / "prefeval.png").stat().st_size > 0
 
 

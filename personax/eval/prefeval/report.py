@@ -38,6 +38,15 @@ def topic_table(summary: dict, scorer: str) -> list[str]:
     return rows
 
 
+def prompt_table(summary: dict) -> list[str]:
+    """What each method sent: length, and the policy's parse statuses (no PROMPT tag, empty = fell back)."""
+    rows = ["| method | prompt words | statuses |", "|---|---|---|"]
+    for name, m in summary["methods"].items():
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(m["status"].items()))
+        rows.append(f"| {name} | {m['prompt_words'] or 0:.0f} | {statuses} |")
+    return ["## Prompts", "", *rows, ""]
+
+
 def judge_table(summary: dict) -> list[str]:
     judged = {n: m["judge"] for n, m in summary["methods"].items() if "judge" in m}
     if not judged:
@@ -73,7 +82,7 @@ def write_prefeval_report(summary: dict, by_method: dict[str, Sequence[dict]], o
         lines += [f"## MCQ accuracy, scorer `{scorer}`", "", *mcq_table(summary, scorer), "",
                   f"Aligned option shown at {'/'.join(LETTERS)}: {where}.", "",
                   "Per topic:", "", *topic_table(summary, scorer), ""]
-    lines += judge_table(summary)
+    lines += judge_table(summary) + prompt_table(summary)
     if summary["skipped"]:
         lines += ["## Skipped methods", ""] + [f"- `{k}`: {v}" for k, v in summary["skipped"].items()] + [""]
     if plots and summary["methods"]:
