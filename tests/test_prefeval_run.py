@@ -60,7 +60,7 @@ def test_every_method_scored_judged_reported_and_resumed(cfg, tiny, tmp_path):  
     assert len(items) == 8 and {i["form"] for i in items} == {"explicit", "implicit"}
     by = {(i["method"], i["form"]): i for i in items}
     preference = by[("oracle", "explicit")]["preference"]
-    assert preference in by[("oracle", "explicit")]["prompt"] and preference in by[("full_history", "explicit")]["prompt"]
+    assert all(preference in by[(m, "explicit")]["prompt"] for m in ("oracle", "full_history"))
     assert by[("original", "explicit")]["prompt"] == by[("original", "explicit")]["original_query"]
     for i in items:
         assert sorted(i["order"]) == [0, 1, 2, 3] and i["order"] == by[("original", i["form"])]["order"]
@@ -79,20 +79,24 @@ def test_every_method_scored_judged_reported_and_resumed(cfg, tiny, tmp_path):  
     assert (out / "report" / "prefeval.png").stat().st_size > 0
 
 
+def stored(out):
+    return {(i["state_id"], i["method"]): i for i in map(json.loads, (out / "report" / "prefeval_items.jsonl").open())}
+
+
 def test_more_items_later_scores_only_the_new_ones(cfg, tiny, tmp_path):  # noqa: F811
     cfg.prefeval.methods = ("oracle",)
     cfg.prefeval.forms = ("explicit",)
     out = tmp_path / "run"
     run_prefeval(cfg, out, deployed_model=tiny)
-    first = {(i["state_id"], i["method"]): i for i in map(json.loads, (out / "report" / "prefeval_items.jsonl").open())}
+    first = stored(out)
     cfg.prefeval.per_topic = 2
     summary = run_prefeval(cfg, out, deployed_model=tiny)
-    second = {(i["state_id"], i["method"]): i for i in map(json.loads, (out / "report" / "prefeval_items.jsonl").open())}
+    second = stored(out)
     assert len(first) == 2 and len(second) == 4 and all(second[k] == v for k, v in first.items())
     assert summary["methods"]["oracle"]["n"] == 2 and not summary["skipped"]
     cfg.prefeval.seed = 1  # other picks and shuffles: no stored item matches any more
     run_prefeval(cfg, out, deployed_model=tiny)
-    third = {(i["state_id"], i["method"]): i for i in map(json.loads, (out / "report" / "prefeval_items.jsonl").open())}
+    third = stored(out)
     picked = [(f"explicit/travel_hotel/{n}", "oracle") for n in pick_indices("travel_hotel", 54, 2, seed=1)]
     assert all(third[k]["fingerprint"] != second.get(k, {}).get("fingerprint") for k in picked)
 

@@ -24,7 +24,8 @@ def mcq_table(summary: dict, scorer: str) -> list[str]:
         s = m["mcq"][scorer]
         by_form = " | ".join(f"{s['by_form'][f]['mean']:.2f}" if f in s["by_form"] else "–" for f in forms)
         shares = " ".join(_pct(x) for x in s["choice_share"])
-        rows.append(f"| {name} | {m['n']} | {_ci(s['accuracy'])} | {_ci(s['delta'])} | {_ci(s['shift_accuracy'])} | {by_form} | {shares} |")
+        rows.append(f"| {name} | {m['n']} | {_ci(s['accuracy'])} | {_ci(s['delta'])} | {_ci(s['shift_accuracy'])} | "
+                    f"{by_form} | {shares} |")
     return rows
 
 
@@ -34,7 +35,8 @@ def topic_table(summary: dict, scorer: str) -> list[str]:
     rows = ["| topic | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for t in topics:
         cells = [summary["methods"][n]["mcq"][scorer]["by_topic"].get(t) for n in names]
-        rows.append(f"| {t} | " + " | ".join("–" if c is None else f"{c['mean']:.2f} (n={c['n']})" for c in cells) + " |")
+        rows.append(f"| {t} | " + " | ".join("–" if c is None else f"{c['mean']:.2f} (n={c['n']})" for c in cells)
+                    + " |")
     return rows
 
 
@@ -51,11 +53,13 @@ def judge_table(summary: dict) -> list[str]:
     judged = {n: m["judge"] for n, m in summary["methods"].items() if "judge" in m}
     if not judged:
         return []
-    rows = ["| method | judged | follows | Δ vs original | undecided | " + " | ".join(f"{c} ok" for c in CHECKS) + " |",
+    checks_header = " | ".join(f"{c} ok" for c in CHECKS)
+    rows = [f"| method | judged | follows | Δ vs original | undecided | {checks_header} |",
             "|---|---|---|---|---|" + "---|" * len(CHECKS)]
     for name, j in judged.items():
         checks = " | ".join(_pct(j["checks"][c]["pass_rate"]) for c in CHECKS)
-        rows.append(f"| {name} | {j['n_judged']} | {_ci(j['follows'])} | {_ci(j['delta'])} | {j['undecided']} | {checks} |")
+        rows.append(f"| {name} | {j['n_judged']} | {_ci(j['follows'])} | {_ci(j['delta'])} | {j['undecided']} | "
+                    f"{checks} |")
     stats = ", ".join(f"{k} {v}" for k, v in sorted(summary["judge_stats"].items()))
     return ["## Preference following (four checks, hosted judge)", "",
             "Follows = does not violate, acknowledges, does not hallucinate a preference, helps. A check that "

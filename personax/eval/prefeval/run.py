@@ -14,9 +14,9 @@ import ml_collections
 from personax.eval.harness import BASELINE, ItemStore, fingerprint
 from personax.eval.methods import MethodContext, MethodOutput, MethodSkipped, gather_limited, get_method, method_names
 from personax.eval.prefeval.data import PrefEvalItem, load_prefeval
-from personax.eval.prefeval.judge import FourCheckJudge
+from personax.eval.prefeval.judge import SYSTEMS, FourCheckJudge
 from personax.eval.prefeval.logprobs import LogprobScorer
-from personax.eval.prefeval.mcq import Deployed, Question, SCORERS, score_questions, shuffled_order
+from personax.eval.prefeval.mcq import MCQ_REQUEST, SCORERS, Deployed, Question, score_questions, shuffled_order
 from personax.eval.prefeval.report import write_prefeval_report
 from personax.eval.prefeval.summary import summarize
 from personax.llm.deployed import CALL_FAILURES, ChatDeployed, DeployedLLM
@@ -65,7 +65,8 @@ async def run_method(s: Session, name: str, items: Sequence[PrefEvalItem]) -> st
     if len(outputs) != len(todo):
         raise RuntimeError(f"eval method {name} returned {len(outputs)} prompts for {len(todo)} states")
     orders = [shuffled_order(i.example.state_id, len(i.options), s.cfg.prefeval.seed) for i, _ in todo]
-    questions = [Question(o.prompt, tuple(i.options[k] for k in order)) for (i, _), o, order in zip(todo, outputs, orders)]
+    questions = [Question(o.prompt, tuple(i.options[k] for k in order))
+                 for (i, _), o, order in zip(todo, outputs, orders)]
     per_scorer = {sc: score_questions(s.mcq, questions, sc) for sc in s.cfg.prefeval.mcq.scorers}
     records = []
     for n, ((item, fp), out, order) in enumerate(zip(todo, outputs, orders)):
@@ -126,7 +127,7 @@ def run_prefeval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, de
     ctx = MethodContext(cfg, policy_workdir, answerer, build_summarizer(cfg, answerer), p.concurrency)
     store = ItemStore(workdir / "report" / "prefeval_items.jsonl")
     mcq = Deployed(tok, LogprobScorer(model, tok.pad_id or 0, p.deployed.batch_size))
-    config_fp = fingerprint(p.deployed.model, p.deployed.dtype, sorted(p.mcq.scorers), p.seed)
+    config_fp = fingerprint(p.deployed.model, p.deployed.dtype, sorted(p.mcq.scorers), p.seed, MCQ_REQUEST)
     session = Session(cfg, store, mcq, ctx, config_fp)
 
     async def go() -> tuple[dict[str, str], dict[str, int]]:
@@ -138,7 +139,7 @@ def run_prefeval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, de
         if not p.judge.enabled:
             return notes, {}
         j = judge or _judge(p)
-        judge_fp = fingerprint(p.judge.llm.models, p.deployed.model, p.deployed.answer_max_tokens)
+        judge_fp = fingerprint(p.judge.llm.models, SYSTEMS, p.deployed.model, p.deployed.answer_max_tokens)
         scored = [store.items[(i.example.state_id, n)] for n in names if n not in notes for i in items]
         store.add(await judge_items(scored, answerer, j, judge_fp, p.concurrency))
         return notes, dict(j.stats)
@@ -147,11 +148,11 @@ def run_prefeval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, de
     finally:
         client.close()
     store.compact()
-    by_method = {n: [store.items[(i.example.state_id, n)] for i in items] for n in names
-                 if all((i.example.state_id, n) in store.items for i in items)}
+    by_method = {n: [store.items[(i.example.state_id, n)] for i in items] for n in names if n not in notes}
     summary = summarize(by_method, p, notes, judge_stats)
     summary.update(n_items=len(items), data_dir=str(p.data_dir), deployed=p.deployed.model,
                    topics=sorted({i.topic for i in items}), forms=list(p.forms))
+    (workdir / "report").mkdir(parents=True, exist_ok=True)
     (workdir / "report" / "prefeval_summary.json").write_text(json.dumps(summary, indent=1))
     write_prefeval_report(summary, by_method, workdir / "report", plots=p.plots)
     return summary
