@@ -78,20 +78,51 @@ def test_two_processes_train_and_a_killed_worker_is_retried_from_the_checkpoint(
     for m in grpo:
         assert m["logprob_gap_sampler_trainer"] < 1e-3 and m["reward/total/nan"] == 0
         assert 0 <= m["reward/profile/mean"] <= 1 and m["tokens"] > 0
-    # The data position of each process is kept with the checkpoint.
-    data = json.loads((workdir / "grpo" / "checkpoints" / "2" / "data" / "metadata").read_text())
-    assert len(data["iterator"]["per_process"]) == 2
+    # SFT: each process reads its own shard, and its data position is kept with the checkpoint.
+    data = json.loads((workdir / "sft" / "checkpoints" / "2" / "data" / "metadata").read_text())
+    assert len(data["per_process"]) == 2
 
 
 @pytest.mark.slow
 def test_rerun_with_more_steps_resumes_from_the_last_checkpoint(killed_and_retried):
     workdir, _ = killed_and_retried
-    more, lines = _launch(workdir, "--config.overrides=" + repr(_overrides(grpo_steps=3))), []
+    more, lines = _launch(workdir, _overrides(grpo__steps=3)), []
     out = _finish(more, lines, _collect(more, lines))
     assert more.returncode == 0 and "[p0] worker: grpo resumes from checkpoint step 2" in out, out[-4000:]
     assert [m["step"] for m in _metrics(workdir, "grpo")] == [1, 2, 3]
     before, after = (_restore(workdir / "grpo" / "checkpoints" / str(step) / "params")["trainable"] for step in (2, 3))
     assert any((a != b).any() for a, b in zip(_leaves(before), _leaves(after)))
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_with_the_same_eight_devices(killed_and_retried, tmp_path):
+    """Same SFT result, same GRPO steps: one process driving 8 devices takes the same global batches,
+    samples the same rollouts and reaches the same weights (up to float summation order) as the
+    two-process run, killed and resumed on the way."""
+    import shutil
+
+    import numpy as np
+
+    two, _ = killed_and_retried
+    for name in ("data", "sft", "tokenizer.model"):
+        (shutil.copytree if (two / name).is_dir() else shutil.copy)(two / name, tmp_path / name)
+    # GRPO only: the SFT checkpoint holds two processes' data positions, which one process refuses.
+    one = _launch(tmp_path, "--config.local.num_processes=1", "--config.local.cpu_devices_per_process=8",
+                  _overrides(stages="grpo"))
+    lines = []
+    out = _finish(one, lines, _collect(one, lines))
+    assert one.returncode == 0 and "worker: process 0 of 1, 8 local / 8 devices" in out, out[-4000:]
+    for a, b in zip(_metrics(two, "grpo")[:2], _metrics(tmp_path, "grpo")):
+        assert a["step"] == b["step"]
+        for key in ("reward/total/mean", "reward/profile/mean", "response_length", "tokens"):
+            assert a[key] == b[key], key
+        for key in ("loss", "kl_mean", "logprob_gap_sampler_trainer"):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-7, err_msg=key)
+    restored = [_restore(w / "grpo" / "checkpoints" / "2" / "params")["trainable"] for w in (two, tmp_path)]
+    # Adam turns float-noise gradient differences on near-zero entries into differences of a few
+    # 1e-6; one update moves a weight by up to lr = 1e-3.
+    for a, b in zip(*(_leaves(r) for r in restored)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
 
 
 def _restore(path: pathlib.Path):
@@ -106,10 +137,13 @@ def _restore(path: pathlib.Path):
     return checkpointer.restore(str(path), restore_args=targets)
 
 
-def _overrides(grpo_steps: int) -> tuple[str, ...]:
+def _overrides(**fields) -> str:
+    """--config.overrides=... : the launch config's experiment overrides with `fields` replaced."""
     from personax.configfile import load_config
     lc = load_config(CONFIG)
-    return tuple(o if not o.startswith("grpo.steps=") else f"grpo.steps={grpo_steps}" for o in lc.overrides)
+    new = {name: value for name, _, value in (o.partition("=") for o in lc.overrides)}
+    new |= {name.replace("__", "."): value for name, value in fields.items()}
+    return "--config.overrides=" + repr(tuple(f"{k}={v}" for k, v in new.items()))
 
 
 def _leaves(tree):

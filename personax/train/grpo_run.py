@@ -27,9 +27,8 @@ from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, sa
 from personax.rl.filtering import drop_rows, valid_rollouts
 from personax.sampler import generate
 from personax.rewards.base import summary
-from personax.sharding import (MeshConfig, commit, gather_json, gather_rows, host_rows, host_state_for_checkpoint,
-                               host_state_from_checkpoint, is_primary, make_mesh, put_global, replicated, shard_state,
-                               state_out_shardings, to_numpy)
+from personax.sharding import (MeshConfig, commit, gather_json, gather_rows, host_rows, is_primary, make_mesh,
+                               put_global, replicated, shard_state, state_out_shardings, to_numpy)
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
 from personax.train.grpo import make_grpo_update, make_logprob_fn
@@ -70,14 +69,14 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     deployed, judges, total_reward = build_deployed(cfg.rewards), build_judges(cfg.rewards), reward_fn(cfg.rewards)
     learned_rm = build_scorer(cfg.rewards)
 
-    # Each host reads its own shard of the states and scores its own rows; sampling and updates
-    # run on global arrays over every host's devices, so a step has the single-host semantics.
-    hosts = jax.process_count()
-    if h.prompts_per_step % hosts:
-        raise ValueError(f"grpo.batch.prompts_per_step={h.prompts_per_step} must split over {hosts} hosts")
+    # Every host reads the step's few states (the same batches for any number of hosts) and scores
+    # its own share of the rollouts; sampling and updates run on global arrays over all devices.
+    if h.completions % jax.process_count():
+        raise ValueError(f"grpo: {h.prompts_per_step} prompts x G={h.group_size} = {h.completions} rollouts "
+                         f"must split over {jax.process_count()} hosts")
     data = build_pipeline(str(paths["rl"]), tok, PipelineConfig(
-        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step // hosts, seed=cfg.seed,
-        num_epochs=None), grain.sharding.ShardOptions(jax.process_index(), hosts))
+        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=cfg.seed, num_epochs=None),
+        grain.sharding.NoSharding())
     it = iter(data)
     ckpt = Checkpointer(str(workdir / stage / "checkpoints"), max_to_keep=g.keep_checkpoints)
     start, key, tracker = 0, jax.random.key(cfg.seed), failure_tracker(g)
@@ -85,7 +84,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         r = ckpt.restore(params=abstract_like({"trainable": trainable, "rngs": rngs}),
                          opt_state=abstract_like(opt_state))
         trainable, rngs, opt_state, start = r["params"]["trainable"], r["params"]["rngs"], r["opt_state"], r["step"]
-        it.set_state(host_state_from_checkpoint(r["data_state"]["iterator"], str(ckpt.directory)))
+        it.set_state(r["data_state"]["iterator"])
         tracker = failure_tracker(g, recent=r["data_state"]["failures"])
     writer = MetricWriter(workdir / stage, resume_step=start) if is_primary() else None
 
@@ -98,8 +97,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
                disable=not (cfg.progress and is_primary()))
     for step in bar:
         t0 = time.perf_counter()
-        local = next(it)
-        batch = gather_rows(local)
+        batch = next(it)
         prompts, prompt_mask = batch["prompt_tokens"], batch["prompt_mask"].astype(bool)
         full_graphdef, full_state = _whole(graphdef, trainable, rngs, frozen)
         out = generate(full_graphdef, full_state, *put_global(mesh, (prompts, prompt_mask)),
@@ -109,7 +107,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         t_rollout = time.perf_counter()
 
         mine = host_rows(len(tokens_NxM))
-        rows = [examples[int(i)] for i in np.repeat(local["example_index"], h.group_size)]
+        rows = [examples[int(i)] for i in np.repeat(batch["example_index"], h.group_size)[mine]]
         texts = _decode(tok, tokens_NxM[mine], lengths_N[mine])
         rollouts = asyncio.run(rollout_batch(rows, texts, deployed, cfg.rewards.concurrency))
         R_N, components, reward_metrics = _global_rewards(*asyncio.run(
@@ -153,7 +151,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
             bar.set_postfix(reward=f"{last.get('reward/total/mean', float('nan')):.3f}")
         if done % g.checkpoint_every == 0 or done == g.steps:
             ckpt.save(done, {"trainable": trainable, "rngs": rngs}, opt_state,
-                      data_state={"iterator": host_state_for_checkpoint(it.get_state()), "failures": tracker.state()})
+                      data_state={"iterator": it.get_state(), "failures": tracker.state()})
     ckpt.close()
     if writer is not None:
         writer.close()
