@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow smoke bench chat clean
+.PHONY: setup test test-slow train smoke bench chat clean
 
 $(STAMP): setup.py
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
+
+train: $(STAMP)
+	$(BIN)/personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2
 
 smoke: $(STAMP)
 	$(BIN)/personax run --config configs/smoke_cpu.py --workdir workdir/smoke

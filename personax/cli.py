@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sft": ("personax.commands.sft", "an experiment's data and SFT stages (resumable)"),
     "grpo": ("personax.commands.grpo", "an experiment's GRPO stage, from its SFT checkpoint (resumable)"),
     "eval": ("personax.commands.eval", "score every method on the held-out split and write WORKDIR/report (resumable)"),
+    "prefeval": ("personax.eval.prefeval.command", "PrefEval: MCQ accuracy (and the four-check judge) of each eval method's prompts, report in WORKDIR/report/prefeval.md (resumable)"),
     "reward-model": ("personax.commands.reward_model", "train / evaluate the learned Bradley-Terry reward model"),
     "datagen": ("data_gen.cli", "PersonaGym: generate PersonaAtlas conversations from a config"),
     "data": ("personax.data.cli", "inspect PersonaAtlas / PPOpt data files"),
