@@ -1,6 +1,4 @@
 """MCQ scoring: packed log-probs equal plain forward passes, letter and option scorers, shuffles."""
-import json
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -10,22 +8,8 @@ from personax.eval.prefeval.logprobs import LogprobScorer
 from personax.eval.prefeval.mcq import (LETTERS, Deployed, Question, letter_ids, mcq_text, score_questions,
                                         shuffled_order)
 from personax.eval.prefeval.summary import shift_correct
-from personax.models.config import get_config
-from personax.models.registry import tiny_llama  # noqa: F401  (registers the tiny configs)
-from personax.models.transformer import DecoderLM, causal_mask, positions_from_valid
-from personax.tokenizers import train_sentencepiece
+from personax.models.transformer import causal_mask, positions_from_valid
 from personax.train.losses import token_logprobs
-
-
-@pytest.fixture(scope="module")
-def tiny(shared_data, tmp_path_factory):
-    """A random tiny model with a sentencepiece tokenizer trained on PrefEval's own texts."""
-    records = json.loads((shared_data / "prefeval" / "mcq_options" / "travel_hotel.json").read_text())
-    texts = [t for r in records for t in (r["preference"], r["question"], *r["classification_task_options"])]
-    path = tmp_path_factory.mktemp("tok") / "tok.model"
-    tok = train_sentencepiece(texts + list(LETTERS), path, vocab_size=400)
-    model = DecoderLM(get_config("tiny").replace(vocab_size=tok.vocab_size, max_seq_len=512), nnx.Rngs(0))
-    return model, tok
 
 
 @nnx.jit
@@ -41,8 +25,8 @@ def plain_logprobs(model, ids, width=64):
     return np.asarray(_reference(model, jnp.asarray([ids + [0] * (width - len(ids))], jnp.int32)))[0, :len(ids) - 1]
 
 
-def test_packed_continuations_match_separate_forward_passes(tiny):
-    model, _ = tiny
+def test_packed_continuations_match_separate_forward_passes(prefeval_tiny):
+    model, _ = prefeval_tiny
     prompts = [[5, 9, 17, 33, 8], [40, 41]]
     conts = [[[11, 12, 13], [14]], [[20, 21], [22, 23, 24, 25], [30]]]
     got = LogprobScorer(model, pad_id=0, batch_size=2, min_len=16).continuations(prompts, conts)
@@ -51,8 +35,8 @@ def test_packed_continuations_match_separate_forward_passes(tiny):
             np.testing.assert_allclose(lp, plain_logprobs(model, p + c)[-len(c):], atol=2e-5)
 
 
-def test_next_token_matches_a_plain_forward_pass_whatever_the_batch(tiny):
-    model, _ = tiny
+def test_next_token_matches_a_plain_forward_pass_whatever_the_batch(prefeval_tiny):
+    model, _ = prefeval_tiny
     rows, cands = [[5, 9, 17], [40, 41, 42, 43, 44, 45, 46, 47, 48]], [11, 12, 13, 14]
     ones = LogprobScorer(model, pad_id=0, batch_size=1, min_len=16).next_token(rows, cands)
     twos = LogprobScorer(model, pad_id=0, batch_size=2, min_len=16).next_token(rows, cands)
@@ -71,8 +55,8 @@ def test_shuffles_are_seeded_permutations_shared_by_methods():
     assert positions == {0, 1, 2, 3}  # the aligned option lands everywhere
 
 
-def test_scorers_choose_the_argmax_and_letters_are_single_tokens(tiny):
-    model, tok = tiny
+def test_scorers_choose_the_argmax_and_letters_are_single_tokens(prefeval_tiny):
+    model, tok = prefeval_tiny
     deployed = Deployed(tok, LogprobScorer(model, tok.pad_id, batch_size=2))
     ids = letter_ids(deployed)
     assert len(set(ids)) == 4 and [tok.decode([i]) for i in ids] == list(LETTERS)
@@ -97,8 +81,8 @@ def test_shift_choice_cancels_what_the_original_prompt_already_preferred():
     assert shift_correct({**item, "mcq": {"s": {"scores": [-0.5, -3.0, -2.0, -2.5]}}}, base, "s") == 0.0
 
 
-def test_prompts_longer_than_the_context_lose_their_oldest_tokens(tiny):
-    model, tok = tiny
+def test_prompts_longer_than_the_context_lose_their_oldest_tokens(prefeval_tiny):
+    model, tok = prefeval_tiny
     deployed = Deployed(tok, LogprobScorer(model, tok.pad_id, batch_size=1))
     long = Question("hotel " * 700 + "Which one?", ("quiet spa", "party pool", "casino", "nightclub"))
     assert len(deployed.chat_ids(long.prompt)) == 512 and len(deployed.chat_ids(long.prompt, reserve=9)) == 503

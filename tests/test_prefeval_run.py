@@ -12,7 +12,6 @@ from personax.eval.prefeval.run import run_prefeval
 from personax.llm.config import role_config
 from personax.llm.local_server import LocalChatServer
 from personax.tokenizers import train_sentencepiece
-from test_prefeval_mcq import tiny  # noqa: F401  (the tiny deployed model fixture)
 
 ROOT = pathlib.Path(__file__).parents[1]
 METHODS = ("original", "full_history", "oracle", "ppopt_zero_shot", "ppopt_sft")
@@ -40,16 +39,16 @@ def cfg(shared_data, tmp_path):
     return c
 
 
-def test_every_method_scored_judged_reported_and_resumed(cfg, tiny, tmp_path):  # noqa: F811
+def test_every_method_scored_judged_reported_and_resumed(cfg, prefeval_tiny, tmp_path):
     out = tmp_path / "run"
     with LocalChatServer(responder=lenient_judge) as server:
         cfg.prefeval.judge.update(enabled=True, json_mode=False)
         cfg.prefeval.judge.llm = role_config(base_url=server.base_url, api_key_env="", models="judge-model",
                                              temperature=0.0, max_retries=0)
-        summary = run_prefeval(cfg, out, deployed_model=tiny)
+        summary = run_prefeval(cfg, out, deployed_model=prefeval_tiny)
         requests = server.stats.requests
         lines = (out / "report" / "prefeval_items.jsonl").read_text().splitlines()
-        again = run_prefeval(cfg, out, deployed_model=tiny)
+        again = run_prefeval(cfg, out, deployed_model=prefeval_tiny)
         assert server.stats.requests == requests  # nothing judged twice
     assert (out / "report" / "prefeval_items.jsonl").read_text().splitlines() == lines  # nothing redone
     assert again["methods"] == summary["methods"]
@@ -83,19 +82,19 @@ def stored(out):
     return {(i["state_id"], i["method"]): i for i in map(json.loads, (out / "report" / "prefeval_items.jsonl").open())}
 
 
-def test_more_items_later_scores_only_the_new_ones(cfg, tiny, tmp_path):  # noqa: F811
+def test_more_items_later_scores_only_the_new_ones(cfg, prefeval_tiny, tmp_path):
     cfg.prefeval.methods = ("oracle",)
     cfg.prefeval.forms = ("explicit",)
     out = tmp_path / "run"
-    run_prefeval(cfg, out, deployed_model=tiny)
+    run_prefeval(cfg, out, deployed_model=prefeval_tiny)
     first = stored(out)
     cfg.prefeval.per_topic = 2
-    summary = run_prefeval(cfg, out, deployed_model=tiny)
+    summary = run_prefeval(cfg, out, deployed_model=prefeval_tiny)
     second = stored(out)
     assert len(first) == 2 and len(second) == 4 and all(second[k] == v for k, v in first.items())
     assert summary["methods"]["oracle"]["n"] == 2 and not summary["skipped"]
     cfg.prefeval.seed = 1  # other picks and shuffles: no stored item matches any more
-    run_prefeval(cfg, out, deployed_model=tiny)
+    run_prefeval(cfg, out, deployed_model=prefeval_tiny)
     third = stored(out)
     picked = [(f"explicit/travel_hotel/{n}", "oracle") for n in pick_indices("travel_hotel", 54, 2, seed=1)]
     assert all(third[k]["fingerprint"] != second.get(k, {}).get("fingerprint") for k in picked)
