@@ -20,16 +20,11 @@ def run(args: argparse.Namespace, backend: str | None = None) -> int:
     from launch.shell import Shell
     from launch.sweep import run_sweep
     from personax.cli import UserError
-    from personax.configfile import ConfigError, apply_override, load_config
+    from personax.commands import experiment_config
 
     for module in BACKEND_MODULES:
         importlib.import_module(module)
-    try:
-        lc = load_config(args.config)
-        for name, value in args.config_overrides:
-            apply_override(lc, name, value)
-    except ConfigError as e:
-        raise UserError(str(e)) from None
+    lc = experiment_config(args)  # a launch config, loaded like any config file with its overrides
     if backend is not None:
         lc.backend = backend
     try:
@@ -43,18 +38,11 @@ def run(args: argparse.Namespace, backend: str | None = None) -> int:
 
 
 def main(argv: list[str] | None = None, backend: str | None = None) -> int:
-    from personax.cli import UserError
-    from personax.configfile import ConfigError, split_overrides
+    from personax.cli import UserError, parse_with_overrides
 
     parser = argparse.ArgumentParser(prog="python -m launch", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    try:
-        args.config_overrides, rest = split_overrides(extra)
-    except ConfigError as e:
-        parser.error(str(e))
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parse_with_overrides(parser, sys.argv[1:] if argv is None else argv)
     try:
         return run(args, backend)
     except UserError as e:

@@ -33,6 +33,21 @@ class UserError(Exception):
     """An error caused by the user's input; printed without a traceback."""
 
 
+def parse_with_overrides(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parses `argv`; `--config.a.b=value` overrides (ml_collections style) land in
+    `args.config_overrides` as (name, value) pairs, anything else unknown is a usage error."""
+    from personax.configfile import ConfigError, split_overrides
+
+    args, extra = parser.parse_known_args(argv)
+    try:
+        args.config_overrides, rest = split_overrides(extra)
+    except ConfigError as e:
+        parser.error(str(e))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="personax", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,15 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == wanted:
             modules[name] = importlib.import_module(module_name)
             modules[name].add_arguments(p)
-    args, extra = parser.parse_known_args(argv)
-    # `--config.a.b=value` overrides (ml_collections style) reach the stage as (name, value) pairs.
-    from personax.configfile import ConfigError, split_overrides
-    try:
-        args.config_overrides, rest = split_overrides(extra)
-    except ConfigError as e:
-        parser.error(str(e))
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parse_with_overrides(parser, argv)
     try:
         return int(modules[args.command].run(args) or 0)
     except UserError as e:
