@@ -18,6 +18,8 @@ from personax.llm.sim.judges import SimJudges
 from personax.train.data_stage import run_data
 from personax.train.experiment import experiment
 
+from helpers import Counting
+
 BASELINES = ("original", "full_history", "retrieval_topk", "oracle")
 
 
@@ -42,23 +44,6 @@ def sim_data(tmp_path_factory):
 def workdir(sim_data, tmp_path):
     shutil.copytree(sim_data, tmp_path / "data")
     return tmp_path
-
-
-class Counting:
-    """Wraps a deployed LLM or judges and counts each call by name (for resume tests)."""
-
-    def __init__(self, inner, calls):
-        self._inner, self.calls = inner, calls
-
-    def __getattr__(self, name):
-        attr = getattr(self._inner, name)
-        if not callable(attr):
-            return attr
-
-        async def call(*args, **kwargs):
-            self.calls[name] += 1
-            return await attr(*args, **kwargs)
-        return call
 
 
 @pytest.fixture

@@ -8,38 +8,26 @@ import sys
 
 import pytest
 
-from personax.configfile import load_config
-from personax.eval.config import get_eval_config
 from personax.eval.methods import MethodContext
 from personax.eval.policy_methods import sample_rewrites
 from personax.eval.run import run_eval
 from personax.train.policy_init import load_policy
 from personax.train.sft_run import read_examples
 
-SMOKE = pathlib.Path(__file__).parents[1] / "configs" / "smoke_cpu.py"
-
-
-def smoke_config(**eval_overrides):
-    cfg = load_config(str(SMOKE))
-    cfg.progress = False
-    cfg.eval = get_eval_config()
-    cfg.eval.update({"bootstrap_samples": 100, "plots": False, **eval_overrides})
-    cfg.eval.policy.update(max_new_tokens=8, max_prompt_len=256)  # small shapes: CPU tests
-    return cfg
-
+from helpers import SMOKE, smoke_eval_config
 
 @pytest.fixture(scope="module")
 def data_workdir(tmp_path_factory):
     """The smoke config's sim data (30 personas, 6 held out), no training."""
     from personax.train.data_stage import run_data
     root = tmp_path_factory.mktemp("policy")
-    run_data(smoke_config(), root)
+    run_data(smoke_eval_config(), root)
     return root
 
 
 def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(data_workdir, tmp_path):
     shutil.copytree(data_workdir / "data", tmp_path / "data")
-    cfg = smoke_config(methods=("original", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
+    cfg = smoke_eval_config(methods=("original", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
     cfg.eval.policy.batch_size = 4  # 6 states: a full batch and a padded one
     summary = run_eval(cfg, tmp_path)
     assert set(summary["skipped"]) == {"ppopt_sft", "ppopt_grpo"}
@@ -50,7 +38,7 @@ def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(da
 
 
 def test_batching_does_not_change_greedy_rewrites(data_workdir):
-    cfg = smoke_config()
+    cfg = smoke_eval_config()
     examples = read_examples(data_workdir / "data" / "ppopt" / "eval.jsonl")[:3]
     model, tok = load_policy(cfg, data_workdir, "zero_shot")
     ctx = MethodContext(cfg, data_workdir, deployed=None, summarizer=None)
@@ -75,7 +63,7 @@ def test_smoke_run_policies_after_sft_and_grpo(data_workdir, tmp_path):
     shutil.copytree(data_workdir / "data", tmp_path / "data")
     _stage("sft", tmp_path)
     _stage("grpo", tmp_path)
-    cfg = smoke_config(methods=("original", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
+    cfg = smoke_eval_config(methods=("original", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
     summary = run_eval(cfg, tmp_path)
     assert not summary["skipped"]
     assert all(summary["methods"][m]["n"] == 6 for m in ("ppopt_sft", "ppopt_grpo"))

@@ -1,32 +1,23 @@
 """The generic history-free rewriter: the untrained base model on the sampler, and a hosted LLM served by
 the real local OpenAI-compatible server (good, empty and failed replies)."""
 import asyncio
+import functools
 import json
-import pathlib
 import shutil
 
 import pytest
 
-from personax.configfile import load_config
 from personax.data.examples import PPOptExample
 from personax.eval import policy_methods
-from personax.eval.config import get_eval_config
 from personax.eval.methods import MethodContext, get_method
 from personax.eval.rewriter import rewrite_request
 from personax.eval.run import build_rewriter, run_eval
 from personax.llm.local_server import FaultPlan, LocalChatServer
 from personax.train.sft_run import read_examples
 
-SMOKE = pathlib.Path(__file__).parents[1] / "configs" / "smoke_cpu.py"
+from helpers import smoke_eval_config
 
-
-def smoke_config(**eval_overrides):
-    cfg = load_config(str(SMOKE))
-    cfg.progress = False
-    cfg.eval = get_eval_config()
-    cfg.eval.update({"bootstrap_samples": 100, "plots": False, **eval_overrides})
-    cfg.eval.policy.update(max_new_tokens=8, max_prompt_len=256, batch_size=4)  # small shapes: CPU tests
-    return cfg
+smoke_config = functools.partial(smoke_eval_config, policy_batch_size=4)
 
 
 @pytest.fixture(scope="module")

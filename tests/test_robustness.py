@@ -22,6 +22,8 @@ from personax.train.data_stage import run_data
 from personax.train.experiment import experiment
 from personax.train.sft_run import read_examples
 
+from helpers import Counting
+
 LAYERS = tuple(DEFAULT_LAYERS)
 
 
@@ -148,21 +150,6 @@ def test_traits_regeneration_is_faithful_at_scale_one_and_sparser_below(held_out
     thinned = [e.__class__(**{**e.to_json(), "history_texts": tuple(next(it) for _ in e.history_texts)})
                for e in examples]
     assert traits_expressed(thinned) < 0.6 * traits_expressed(examples)
-
-
-class Counting:
-    def __init__(self, inner, calls):
-        self._inner, self.calls = inner, calls
-
-    def __getattr__(self, name):
-        attr = getattr(self._inner, name)
-        if not callable(attr):
-            return attr
-
-        async def call(*args, **kwargs):
-            self.calls[name] += 1
-            return await attr(*args, **kwargs)
-        return call
 
 
 def test_sweep_end_to_end_writes_points_report_and_resumes(sim_root, tmp_path, monkeypatch):
