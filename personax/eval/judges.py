@@ -62,6 +62,24 @@ def parse_winner(value: Any) -> str | None:
     return "A" if word == "a" else "B" if word == "b" else "tie" if word in _TIE_WORDS else None
 
 
+async def counted_json_call(client: ChatClient, request: ChatRequest, schema: Mapping[str, Any], json_mode: bool,
+                            stats: collections.Counter, name: str, label: str) -> dict | None:
+    """One judge call expecting a JSON object with `schema`'s keys. Counts `name/calls`, and
+    `name/unparseable` or `name/failed` (logged under `label`) when it returns None instead of a reply."""
+    stats[f"{name}/calls"] += 1
+    try:
+        reply, _ = await chat_json(client, request, schema, json_mode=json_mode)
+    except JSONOutputError as err:
+        stats[f"{name}/unparseable"] += 1
+        log.warning("%s: unparseable reply: %s", label, err)
+        return None
+    except CALL_FAILURES as err:
+        stats[f"{name}/failed"] += 1
+        log.warning("%s: call failed: %s", label, err)
+        return None
+    return reply
+
+
 class LLMJudges:
     def __init__(self, client: ChatClient, model: str, *, deployed_model: str | None = None,
                  json_mode: bool = True, max_tokens: int | None = None):
@@ -77,18 +95,9 @@ class LLMJudges:
         """The value of `key` in the judge's JSON reply; None when the call failed or no JSON came."""
         request = ChatRequest(messages=(Message("system", system), Message("user", user)), model=self.model,
                               temperature=0.0, max_tokens=self.max_tokens, module=f"judge_{judge}")
-        self.stats[f"{judge}/calls"] += 1
-        try:
-            reply, _ = await chat_json(self.client, request, {key: (str, int, float)}, json_mode=self.json_mode)
-        except JSONOutputError as err:
-            self.stats[f"{judge}/unparseable"] += 1
-            log.warning("%s judge: unparseable reply: %s", judge, err)
-            return None
-        except CALL_FAILURES as err:
-            self.stats[f"{judge}/failed"] += 1
-            log.warning("%s judge: call failed: %s", judge, err)
-            return None
-        return reply[key]
+        reply = await counted_json_call(self.client, request, {key: (str, int, float)}, self.json_mode,
+                                        self.stats, judge, f"{judge} judge")
+        return None if reply is None else reply[key]
 
     async def _score(self, judge: str, system: str, user: str) -> float:
         value = await self._ask(judge, system, user, "score")

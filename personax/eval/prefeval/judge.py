@@ -13,9 +13,8 @@ import logging
 import re
 from typing import Any
 
+from personax.eval.judges import counted_json_call
 from personax.llm.base import ChatClient, ChatRequest, Message
-from personax.llm.deployed import CALL_FAILURES
-from personax.llm.json_output import JSONOutputError, chat_json
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +74,9 @@ class FourCheckJudge:
         request = ChatRequest(messages=(Message("system", SYSTEMS[name]),
                                         Message("user", user)), model=self.model, temperature=0.0,
                               max_tokens=self.max_tokens, module=f"prefeval_{name}")
-        self.stats[f"{name}/calls"] += 1
-        try:
-            reply, _ = await chat_json(self.client, request, {"verdict": (str, bool)}, json_mode=self.json_mode)
-        except JSONOutputError as err:
-            self.stats[f"{name}/unparseable"] += 1
-            log.warning("prefeval %s judge: unparseable reply: %s", name, err)
-            return None
-        except CALL_FAILURES as err:
-            self.stats[f"{name}/failed"] += 1
-            log.warning("prefeval %s judge: call failed: %s", name, err)
+        reply = await counted_json_call(self.client, request, {"verdict": (str, bool)}, self.json_mode,
+                                        self.stats, name, f"prefeval {name} judge")
+        if reply is None:
             return None
         verdict = parse_verdict(reply["verdict"])
         if verdict is None:
