@@ -38,3 +38,13 @@ def prefeval_tiny(shared_data, tmp_path_factory):
     tok = train_sentencepiece(texts + list(LETTERS), path, vocab_size=400)
     model = DecoderLM(get_config("tiny").replace(vocab_size=tok.vocab_size, max_seq_len=512), nnx.Rngs(0))
     return model, tok
+
+
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory):
+    """The smoke config's sim data (30 personas, 6 held out), no training: WORKDIR/data of a fresh workdir."""
+    from helpers import smoke_eval_config
+    from personax.train.data_stage import run_data
+    root = tmp_path_factory.mktemp("smoke_data")
+    run_data(smoke_eval_config(), root)
+    return root

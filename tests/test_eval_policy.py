@@ -16,17 +16,9 @@ from personax.train.sft_run import read_examples
 
 from helpers import SMOKE, smoke_eval_config
 
-@pytest.fixture(scope="module")
-def data_workdir(tmp_path_factory):
-    """The smoke config's sim data (30 personas, 6 held out), no training."""
-    from personax.train.data_stage import run_data
-    root = tmp_path_factory.mktemp("policy")
-    run_data(smoke_eval_config(), root)
-    return root
 
-
-def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(data_workdir, tmp_path):
-    shutil.copytree(data_workdir / "data", tmp_path / "data")
+def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(smoke_data, tmp_path):
+    shutil.copytree(smoke_data / "data", tmp_path / "data")
     cfg = smoke_eval_config(methods=("original", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))
     cfg.eval.policy.batch_size = 4  # 6 states: a full batch and a padded one
     summary = run_eval(cfg, tmp_path)
@@ -37,11 +29,11 @@ def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(da
     assert m["fallback_rate"] + m["no_prompt_tag_rate"] <= 1.0
 
 
-def test_batching_does_not_change_greedy_rewrites(data_workdir):
+def test_batching_does_not_change_greedy_rewrites(smoke_data):
     cfg = smoke_eval_config()
-    examples = read_examples(data_workdir / "data" / "ppopt" / "eval.jsonl")[:3]
-    model, tok = load_policy(cfg, data_workdir, "zero_shot")
-    ctx = MethodContext(cfg, data_workdir, deployed=None, summarizer=None)
+    examples = read_examples(smoke_data / "data" / "ppopt" / "eval.jsonl")[:3]
+    model, tok = load_policy(cfg, smoke_data, "zero_shot")
+    ctx = MethodContext(cfg, smoke_data, deployed=None, summarizer=None)
     cfg.eval.policy.batch_size = 2
     in_twos = sample_rewrites(model, tok, examples, ctx)
     cfg.eval.policy.batch_size = 3
@@ -58,9 +50,9 @@ def _stage(stage: str, workdir: pathlib.Path) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_run_policies_after_sft_and_grpo(data_workdir, tmp_path):
+def test_smoke_run_policies_after_sft_and_grpo(smoke_data, tmp_path):
     """The smoke run's SFT and GRPO checkpoints (3-7 minutes on 2 shared cores)."""
-    shutil.copytree(data_workdir / "data", tmp_path / "data")
+    shutil.copytree(smoke_data / "data", tmp_path / "data")
     _stage("sft", tmp_path)
     _stage("grpo", tmp_path)
     cfg = smoke_eval_config(methods=("original", "oracle", "ppopt_zero_shot", "ppopt_sft", "ppopt_grpo"))

@@ -20,20 +20,11 @@ from helpers import smoke_eval_config
 smoke_config = functools.partial(smoke_eval_config, policy_batch_size=4)
 
 
-@pytest.fixture(scope="module")
-def data_workdir(tmp_path_factory):
-    """The smoke config's sim data (30 personas, 6 held out), no training."""
-    from personax.train.data_stage import run_data
-    root = tmp_path_factory.mktemp("rewriter")
-    run_data(smoke_config(), root)
-    return root
-
-
 def rewrite(examples, ctx):
     return asyncio.run(get_method("generic_rewriter").prompts(examples, ctx))
 
 
-def test_base_backend_samples_the_untrained_base_on_the_query_alone(data_workdir, monkeypatch):
+def test_base_backend_samples_the_untrained_base_on_the_query_alone(smoke_data, monkeypatch):
     seen = []
 
     def recording(model, tok, examples, ctx):
@@ -41,8 +32,8 @@ def test_base_backend_samples_the_untrained_base_on_the_query_alone(data_workdir
         return real(model, tok, examples, ctx)
     real = policy_methods.sample_rewrites
     monkeypatch.setattr(policy_methods, "sample_rewrites", recording)
-    examples = read_examples(data_workdir / "data" / "ppopt" / "eval.jsonl")
-    ctx = MethodContext(smoke_config(), data_workdir, deployed=None, summarizer=None)
+    examples = read_examples(smoke_data / "data" / "ppopt" / "eval.jsonl")
+    ctx = MethodContext(smoke_config(), smoke_data, deployed=None, summarizer=None)
     outputs = rewrite(examples, ctx)
     # The sampler read the rewrite request (the query, no history, no persona), one row per distinct query.
     assert seen == [[rewrite_request(e.original_query) for e in examples]]
@@ -50,7 +41,7 @@ def test_base_backend_samples_the_untrained_base_on_the_query_alone(data_workdir
         assert out.status in ("ok", "no_prompt_tag", "empty") and out.prompt.strip()
         assert out.prompt == e.original_query if out.status == "empty" else out.prompt == out.extra["raw"].strip()
     # Greedy: the same rewrites from a fresh context; the same context reuses them without sampling.
-    assert rewrite(examples, MethodContext(smoke_config(), data_workdir, None, None)) == outputs
+    assert rewrite(examples, MethodContext(smoke_config(), smoke_data, None, None)) == outputs
     assert rewrite(examples[:2], ctx) == outputs[:2] and len(seen) == 2
 
 
@@ -84,8 +75,8 @@ def test_hosted_backend_parses_the_reply_and_falls_back_when_empty(reply, status
     assert "nurse" not in request[0]["content"] and "table" not in request[0]["content"]
 
 
-def test_hosted_backend_failure_falls_back_and_is_counted_in_the_report(data_workdir, tmp_path):
-    shutil.copytree(data_workdir / "data", tmp_path / "data")
+def test_hosted_backend_failure_falls_back_and_is_counted_in_the_report(smoke_data, tmp_path):
+    shutil.copytree(smoke_data / "data", tmp_path / "data")
     faults = FaultPlan(script=["server_error", "non_json"])  # the first two requests fail, the rest succeed
     with LocalChatServer(responder=lambda request: "<PROMPT>A clearer request.</PROMPT>", faults=faults) as server:
         cfg = hosted_config(server, concurrency=1)
@@ -109,9 +100,9 @@ def test_unknown_backend_is_a_config_error():
         build_rewriter(cfg)
 
 
-def test_in_a_robustness_sweep_the_rewriter_samples_once_and_the_policy_once_per_point(data_workdir, tmp_path,
+def test_in_a_robustness_sweep_the_rewriter_samples_once_and_the_policy_once_per_point(smoke_data, tmp_path,
                                                                                           monkeypatch):
-    shutil.copytree(data_workdir / "data", tmp_path / "data")
+    shutil.copytree(smoke_data / "data", tmp_path / "data")
     inputs = []
 
     def recording(model, tok, examples, ctx):
@@ -122,7 +113,7 @@ def test_in_a_robustness_sweep_the_rewriter_samples_once_and_the_policy_once_per
     cfg = smoke_config(methods=("original", "generic_rewriter", "ppopt_zero_shot"), max_examples=4)
     cfg.eval.robustness.update(enabled=True, sweeps=("sparsity",), sessions=(1, 2, 4),
                                methods=("original", "generic_rewriter", "ppopt_zero_shot"))
-    examples = read_examples(data_workdir / "data" / "ppopt" / "eval.jsonl")[:4]
+    examples = read_examples(smoke_data / "data" / "ppopt" / "eval.jsonl")[:4]
     assert max(len(e.history_texts) for e in examples) == 4  # k = 4 leaves every state as it was
     rb = run_eval(cfg, tmp_path)["robustness"]
     # main: rewriter + policy; sweep: the policy at k = 1 and k = 2, nothing new at k = 4
