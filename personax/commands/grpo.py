@@ -3,11 +3,12 @@ Rerun the same command to resume."""
 from __future__ import annotations
 
 from personax.commands import add_experiment_arguments, experiment_config, summary_line
+from personax.train.stages import STAGES
 
 
 def add_arguments(p) -> None:
     add_experiment_arguments(p)
-    p.add_argument("--stage", default="grpo", choices=("grpo", "grpo_task_only", "grpo_no_profile"),
+    p.add_argument("--stage", default="grpo", choices=[n for n, s in STAGES.items() if s.kind == "grpo"],
                    help="which GRPO stage (ablations: see personax/train/stages.py)")
 
 

@@ -7,8 +7,9 @@ import argparse
 
 from personax.commands import add_experiment_arguments as add_arguments  # noqa: F401
 from personax.commands import experiment_config
+from personax.train.stages import STAGES
 
-TRAINING = ("sft", "grpo", "grpo_task_only", "sft_no_profile", "grpo_no_profile")  # personax.train.stages
+TRAINING = tuple(STAGES)
 STAGE_ORDER = ("data", *TRAINING, "eval")
 
 
