@@ -31,15 +31,16 @@ def get_config(arg: str = ""):
     c.stages = ("data", "sft", "grpo", "eval")
     c.model.update(dict(name="smollm2-135m-instruct", init="pretrained", param_dtype="float32", dtype="float32"))
     c.lora.update(dict(rank=16, alpha=32.0))
-    c.data.datagen.num_personas = 100
-    c.data.datagen.conversations_per_persona = 3  # a 2-session history + the target: 300 of the 318 seed queries
-    c.data.splits = "sft=40,rl=20,eval=40"
+    c.data.datagen.num_personas = 106
+    c.data.datagen.conversations_per_persona = 3  # 318 seed queries: all of them
+    c.data.splits = "sft=50,rl=16,eval=40"
     c.data.max_history = 2
-    c.sft.update(dict(steps=40, batch_size=2, grad_accum=1, max_len=640, peak_lr=3e-4, end_lr=3e-5,
-                      warmup_steps=4, checkpoint_every=10))
-    c.grpo.update(dict(steps=20, lr=5e-5, max_prompt_len=448, checkpoint_every=2))
-    c.grpo.loss.beta = 0.05
-    c.grpo.sampling.max_new_tokens = 160
+    c.data.states_per_persona = 3  # SFT/RL: each conversation a target once, the other two its history
+    c.sft.update(dict(steps=110, batch_size=2, grad_accum=1, max_len=768, peak_lr=3e-4, end_lr=3e-5,
+                      warmup_steps=6, checkpoint_every=10))
+    c.grpo.update(dict(steps=15, lr=5e-5, max_prompt_len=704, checkpoint_every=1))
+    c.grpo.loss.beta = 0.0  # no reference pass: a fifth of the update's compute on this budget
+    c.grpo.sampling.max_new_tokens = 112
     c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=8, micro_batch_size=4))
     c.eval.robustness.update(dict(
         enabled=True, methods=("original", "full_history", "full_history_reminder", "profile_summary", "ppopt_grpo"),

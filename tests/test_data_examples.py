@@ -44,6 +44,33 @@ def test_persona_needs_at_least_one_history_session():
     assert len(examples[0].history_texts) == 1
 
 
+def test_several_states_per_persona_each_conversation_a_target_once():
+    recs = [conv("a", "p", 3), conv("b", "p", 2), conv("c", "p", 4), conv("d", "q", 2), conv("e", "q", 3)]
+    examples, stats = build_examples(recs, max_history=2, states_per_persona=3)
+    assert [(e.persona_id, e.state_id) for e in examples] == [("p", "b"), ("p", "a"), ("p", "c"),
+                                                                ("q", "d"), ("q", "e")]
+    for e in examples:  # the history is the persona's other conversations, in input order
+        sessions = [h.split(" ")[2] for h in e.history_texts]
+        assert e.state_id not in sessions and sessions == sorted(sessions)
+    assert [e.state_id for e in build_examples(recs, states_per_persona=1)[0]] == ["b", "d"]
+    assert stats.examples == 5
+    with pytest.raises(ValueError, match="states_per_persona"):
+        build_examples(recs, states_per_persona=0)
+
+
+def test_held_out_splits_keep_one_state_per_persona(tmp_path):
+    from personax.data.build import build_dataset
+    from personax.data.importers import load
+    recs = [conv(f"{p}{i}", p, 2 + i) for p in ("p1", "p2", "p3", "p4") for i in range(3)]
+    path = tmp_path / "convs.jsonl"
+    path.write_text("".join(json.dumps(r.to_json()) + "\n" for r in recs))
+    report = build_dataset([path], tmp_path / "out", {"sft": 2, "eval": 2}, seed=0, states_per_persona=3)
+    assert report.counts == {"sft": 6, "eval": 2}
+    held_out = load(tmp_path / "out" / "eval.jsonl").records
+    assert sorted(e.state_id[:2] for e in held_out) == sorted({e.persona_id for e in held_out})
+    assert all(e.state_id.endswith("0") for e in held_out)  # the canonical (fewest-turn) target
+
+
 def test_builder_uses_noisy_user_messages_as_sent(shared_data):
     from personax.data.importers import load
     recs = load(shared_data / "ppopt_official" / "train_samples.sample.json").records

@@ -85,6 +85,20 @@ def test_teacher_finds_evidence_and_rewrites():
     assert blind.optimized_query == "Suggest a dinner menu."
 
 
+def test_teacher_rewrite_drops_the_filler_sentences_and_keeps_the_request():
+    from personax.llm.sim.judges import SimJudges
+    world = load_world()
+    filler = world["user"]["fillers"][:2]
+    query = f"Plan a weekend trip to Lisbon for two. {filler[0]} In a table please. {filler[1]}"
+    history = ["User: In a table please.\n[ASSISTANT_RESPONSE]"]
+    label = SimTeacher(miss_prob=0.0, weak_phrasing_prob=0.0).label(PERSONA, history, query)
+    instruction = world.traits["format_pref_primary"].instructions_for("table")[0].text
+    assert label.optimized_query == f"Plan a weekend trip to Lisbon for two. In a table please. {instruction}"
+    judges = SimJudges(world)
+    assert judges.task_share(query, label.optimized_query) == 1.0  # fillers were never content
+    assert SimTeacher(miss_prob=1.0).label(PERSONA, history, filler[0]).optimized_query == filler[0]
+
+
 def test_teacher_is_imperfect_but_deterministic():
     world = load_world()
     history = ["User: In a table please. Keep it brief. Please cite your sources. Be warm with me. My grandchildren."]

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="name=count or name=fraction, comma-separated, filled in order")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--max-history", type=int, default=4)
+    build.add_argument("--states-per-persona", type=int, default=1,
+                       help="SFT/RL states per persona (each conversation a target once); "
+                            "the other splits keep one per persona")
     build.add_argument("--teacher", choices=sorted(TEACHERS), default="none",
                        help="privileged teacher for SFT labels")
     build.add_argument("--label-splits", default="sft", help="comma-separated splits to label")
@@ -69,7 +72,8 @@ def run_build(args: argparse.Namespace) -> int:
             raise UserError(f"--label-splits names {unknown}, not among the splits {list(sizes)}")
         report = build_dataset(args.inputs, args.out, sizes, args.seed,
                                TEACHERS[args.teacher](args), label_splits, args.max_history,
-                               args.skip_bad, args.arrayrecord_shards, args.tfds, args.concurrency)
+                               args.skip_bad, args.arrayrecord_shards, args.tfds, args.concurrency,
+                               args.states_per_persona)
     except FileNotFoundError as e:
         raise UserError(f"{e.filename}: no such file") from None
     except (RecordError, ValueError, RuntimeError) as e:

@@ -44,29 +44,38 @@ class BuildStats:
     skipped_no_history: int = 0  # personas with a single conversation
 
 
-def build_examples(records: Iterable[ReleasedRecord | RichRecord], max_history: int = MAX_HISTORY
-                   ) -> tuple[list[PPOptExample], BuildStats]:
-    """One example per persona: target = fewest turns (first such in input order), history = the
+def build_examples(records: Iterable[ReleasedRecord | RichRecord], max_history: int = MAX_HISTORY,
+                   states_per_persona: int = 1) -> tuple[list[PPOptExample], BuildStats]:
+    """Up to `states_per_persona` examples per persona, the canonical one first: targets are the
+    conversations with the fewest turns (input order on a tie), each one's history the persona's
     other conversations in input order, at most `max_history`, at least one."""
+    if states_per_persona < 1:
+        raise ValueError(f"states_per_persona must be >= 1, got {states_per_persona}")
     by_persona: dict[str, list[ReleasedRecord]] = {}
     for rec in records:
         rel = to_released(rec) if isinstance(rec, RichRecord) else rec
         by_persona.setdefault(rel.persona_id, []).append(rel)
     stats, examples = BuildStats(personas=len(by_persona)), []
     for persona_id, convs in by_persona.items():
-        target = min(convs, key=lambda c: c.num_turns)
-        history = [c for c in convs if c is not target][:max_history]
-        if not history:
+        if len(convs) < 2:
             stats.skipped_no_history += 1
             continue
-        texts = tuple(render_session([(t.role, t.content) for t in c.full_conversation])
-                      for c in history)
-        examples.append(PPOptExample(
-            state_id=target.id, persona_id=persona_id, persona=dict(target.persona),
-            history_texts=texts, original_query=target.initial_query,
-            input=build_state(texts, target.initial_query)))
+        for target in sorted(convs, key=lambda c: c.num_turns)[:states_per_persona]:
+            history = [c for c in convs if c is not target][:max_history]
+            texts = tuple(render_session([(t.role, t.content) for t in c.full_conversation])
+                          for c in history)
+            examples.append(PPOptExample(
+                state_id=target.id, persona_id=persona_id, persona=dict(target.persona),
+                history_texts=texts, original_query=target.initial_query,
+                input=build_state(texts, target.initial_query)))
     stats.examples = len(examples)
     return examples, stats
+
+
+def first_per_persona(examples: Sequence[PPOptExample]) -> list[PPOptExample]:
+    """Each persona's first example: held-out splits weigh every persona once."""
+    seen: set[str] = set()
+    return [e for e in examples if not (e.persona_id in seen or seen.add(e.persona_id))]
 
 
 def split_personas(persona_ids: Iterable[str], sizes: Mapping[str, int | float], seed: int

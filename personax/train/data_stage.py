@@ -39,6 +39,7 @@ def run_data(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str,
     if result.done < result.planned:
         raise RuntimeError(f"datagen finished {result.done}/{result.planned} conversations; rerun to resume")
     report = build_dataset([result.paths["rich"]], workdir / "data" / "ppopt", parse_sizes(c.splits), seed=cfg.seed,
-                           teacher=_teacher(c, cfg.seed), label_splits=("sft",), max_history=c.max_history)
+                           teacher=_teacher(c, cfg.seed), label_splits=("sft",), max_history=c.max_history,
+                           states_per_persona=c.states_per_persona)
     print(f"data: {report.counts} from {report.personas} personas ({report.labelled['sft']} SFT labels)")
     return paths

@@ -1,6 +1,7 @@
 """Sim privileged teacher (D3's `Teacher` protocol): finds the true traits that the history
 evidences (a cue from world.json appears in it), names them as if inferred, and rewrites the
-query with an explicit instruction per trait.
+query into one concise prompt: the request without the user's filler sentences (world.json
+`user.fillers`, which carry no content), then an explicit instruction per trait.
 
 Imperfect on purpose, like an LLM teacher: each evidenced trait is missed with `miss_prob`, and
 with `weak_phrasing_prob` a less reliable phrasing is used (world.json ranks the phrasings by
@@ -8,6 +9,7 @@ how reliably the sim deployed model follows them).
 """
 from __future__ import annotations
 
+import re
 import statistics
 
 from personax.data.teacher import TeacherLabel
@@ -28,6 +30,13 @@ def evidence(world: World, persona: dict[str, str], history_texts: list[str]) ->
         if hit is not None:
             found[dim] = hit
     return found
+
+
+def without_fillers(world: World, text: str) -> str:
+    """The text minus its sentences that are the world's filler sentences (whole, any case)."""
+    fillers = {f.lower() for f in world["user"]["fillers"]}
+    kept = [s for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s.lower() not in fillers]
+    return " ".join(kept) or text.strip()
 
 
 def message_length_band(history_texts: list[str]) -> str | None:
@@ -66,5 +75,6 @@ class SimTeacher:
             notes.append(f"{self.world.traits['query_length_pref'].label}: {band.replace('_', ' ')} messages")
         cfg = self.world["teacher"]
         reasoning = f"{cfg['reasoning_open']} " + "; ".join(notes) + "." if notes else cfg["reasoning_none"]
-        rewrite = " ".join([sentence(query.strip()), *instructions]) if instructions else query.strip()
+        request = without_fillers(self.world, query)
+        rewrite = " ".join([sentence(request), *instructions]) if instructions else request
         return TeacherLabel(reasoning=reasoning, optimized_query=rewrite)
