@@ -27,6 +27,13 @@ def test_zero_shot_policy_rewrites_every_state_and_missing_stages_are_skipped(sm
     m = summary["methods"]["ppopt_zero_shot"]
     assert m["n"] == 6 and m["answer_failed_rate"] == 0.0
     assert m["fallback_rate"] + m["no_prompt_tag_rate"] <= 1.0
+    # The policy's profile is judged (1..5; no profile = 1), so the held-out reward is reported for it only.
+    items = [json.loads(line) for line in (tmp_path / "report" / "items.jsonl").open()]
+    assert all(1.0 <= i["profile"] <= 5.0 for i in items if i["method"] == "ppopt_zero_shot")
+    assert not any("profile" in i for i in items if i["method"] == "original")
+    assert m["profile"]["n"] == 6 and 0.0 <= m["reward"]["mean"] <= 1.0
+    assert summary["stage_gains"] == {}  # no trained stage to compare with
+    assert "## PPOpt stages: held-out reward" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_batching_does_not_change_greedy_rewrites(smoke_data):
@@ -63,3 +70,5 @@ def test_smoke_run_policies_after_sft_and_grpo(smoke_data, tmp_path):
     assert versions["ppopt_sft"] == "tiny/scratch+sft@30" and versions["ppopt_grpo"] == "tiny/scratch+sft@30+grpo@4"
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| ppopt_grpo |" in report and "| oracle |" in report
+    assert list(summary["stage_gains"]) == ["ppopt_zero_shot->ppopt_sft", "ppopt_sft->ppopt_grpo"]
+    assert "| ppopt_sft → ppopt_grpo |" in report

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from personax.eval.stats import bootstrap_ci, summarize_method
+from personax.eval.stats import bootstrap_ci, heldout_reward, stage_gains, summarize_method
 
 
 def test_bootstrap_interval_contains_the_mean_and_shrinks_with_n():
@@ -56,3 +56,33 @@ def test_summary_of_nothing_scored_is_empty_not_an_error():
     s = summarize_method([item("s0", None, None, answer=None)], {}, seed=0, samples=10)
     assert s["personalization"] == {"mean": None, "lo": None, "hi": None, "n": 0}
     assert s["answer_words"] is None
+
+
+WEIGHTS = {"profile": 0.3, "task_pairwise": 0.7, "format": 0.0}
+
+
+def test_heldout_reward_is_the_grpo_rewards_judged_terms():
+    assert heldout_reward({"profile": 5.0, "outcome": "win"}, WEIGHTS) == pytest.approx(1.0)
+    assert heldout_reward({"profile": 3.0, "outcome": "tie"}, WEIGHTS) == pytest.approx(0.3 * 0.5)
+    assert heldout_reward({"profile": 1.0, "outcome": "win"}, WEIGHTS) == pytest.approx(0.7)
+    assert heldout_reward({"outcome": "win"}, WEIGHTS) is None  # no profile: not a policy's item
+    assert heldout_reward({"profile": 2.0, "outcome": None}, WEIGHTS) is None
+
+
+def test_summary_has_profile_and_reward_only_for_methods_that_write_a_profile():
+    baseline = {f"s{i}": item(f"s{i}", 1.0, 10.0) for i in range(3)}
+    policy = [{**item("s0", 4.0, 10.0, "win"), "profile": 5.0}, {**item("s1", 1.0, 10.0, "tie"), "profile": 1.0},
+              {**item("s2", 1.0, 4.0, "lose"), "profile": 3.0}]
+    s = summarize_method(policy, baseline, seed=0, samples=100, weights=WEIGHTS)
+    assert s["profile"]["mean"] == pytest.approx(3.0)
+    assert s["reward"]["mean"] == pytest.approx((1.0 + 0.0 + 0.15) / 3)
+    assert "reward" not in summarize_method(list(baseline.values()), baseline, seed=0, samples=10)
+
+
+def test_stage_gains_are_paired_by_state():
+    before = [{**item(f"s{i}", 1.0 + i, 10.0, "tie"), "profile": 1.0} for i in range(4)]
+    after = [{**item(f"s{i}", 3.0 + i, 10.0, "win"), "profile": 1.0} for i in range(1, 5)]  # s4: no pair
+    g = stage_gains({"a": before, "b": after, "c": []}, [("a", "b"), ("b", "c")], WEIGHTS, samples=200)
+    assert list(g) == ["a->b"]  # a stage with no items has no gain
+    assert g["a->b"]["personalization"] == {"mean": 2.0, "lo": 2.0, "hi": 2.0, "n": 3}
+    assert g["a->b"]["reward"]["mean"] == pytest.approx(0.7) and g["a->b"]["task"]["mean"] == 0.0

@@ -98,6 +98,13 @@ class Harness:
         return await self._answers[prompt]
 
     async def _score(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:
+        item = await self._score_answer(e, out, baseline)
+        if "profile" in out.extra:  # a policy's explicit profile, judged as the GRPO profile reward is
+            text = out.extra["profile"] or ""
+            item["profile"] = _finite(await self.judges.profile(text, e.persona)) if text.strip() else 1.0
+        return item
+
+    async def _score_answer(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:
         item: dict[str, Any] = {"state_id": e.state_id, "persona_id": e.persona_id, "original_query": e.original_query,
                                 "prompt": out.prompt, "status": out.status, "extra": out.extra, "error": None}
         try:
@@ -168,7 +175,8 @@ def scored_items(store: ItemStore, names: Sequence[str], examples: Sequence[PPOp
             for name in names}
 
 
-def summarize_methods(by_method: dict[str, list[dict]], seed: int, samples: int, confidence: float
-                      ) -> dict[str, dict]:
+def summarize_methods(by_method: dict[str, list[dict]], seed: int, samples: int, confidence: float,
+                      weights: dict[str, float] | None = None) -> dict[str, dict]:
     baseline = {i["state_id"]: i for i in by_method[BASELINE]}
-    return {name: summarize_method(items, baseline, seed, samples, confidence) for name, items in by_method.items()}
+    return {name: summarize_method(items, baseline, seed, samples, confidence, weights)
+            for name, items in by_method.items()}

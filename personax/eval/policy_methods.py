@@ -81,5 +81,7 @@ def _prompts(stage: str):
 # eval method -> the policy stage it samples (SPEC §2.5: PPOpt stages and the ablations)
 POLICY_METHODS = {"ppopt_zero_shot": "zero_shot", "ppopt_sft": "sft", "ppopt_grpo": "grpo",
                   "ppopt_task_only": "grpo_task_only", "ppopt_no_profile": "grpo_no_profile"}
+# (before, after) method pairs whose paired gains the report shows: each training stage against its start
+STAGE_PAIRS = (("ppopt_zero_shot", "ppopt_sft"), ("ppopt_sft", "ppopt_grpo"), ("ppopt_sft", "ppopt_task_only"))
 for _name, _stage in POLICY_METHODS.items():
     method(_name, version=_version(_stage))(_prompts(_stage))

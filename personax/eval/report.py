@@ -31,6 +31,26 @@ def results_table(methods: dict[str, dict]) -> list[str]:
     return rows
 
 
+def stages_table(summary: dict) -> list[str]:
+    """The GRPO reward's judged terms on held-out states per PPOpt stage, and each stage's paired gain."""
+    policies = {k: m for k, m in summary["methods"].items() if "reward" in m}
+    if not policies:
+        return []
+    w = summary.get("reward_weights", {})
+    rows = ["## PPOpt stages: held-out reward", "",
+            f"R = {w.get('profile', 0):g} · (profile − 1) / 4 + {w.get('task_pairwise', 0):g} · win against the "
+            "original query's answer: the training reward's judged terms, on held-out states.", "",
+            "| method | profile (1-5) | win | R |", "|---|---|---|---|"]
+    rows += [f"| {k} | {ci(m['profile'])} | {ci(m['win'])} | {ci(m['reward'], 3)} |" for k, m in policies.items()]
+    gains = summary.get("stage_gains", {})
+    if gains:
+        rows += ["", "Paired gains (same states, after − before):", "",
+                 "| stages | Δ personalization | Δ task | Δ R |", "|---|---|---|---|"]
+        rows += [f"| {pair.replace('->', ' → ')} | {ci(g['personalization'])} | {ci(g['task'])} | "
+                 f"{ci(g['reward'], 3)} |" for pair, g in gains.items()]
+    return rows + [""]
+
+
 def health_table(methods: dict[str, dict]) -> list[str]:
     header = ("| method | answer words | prompt words | fallback | no PROMPT tag | answer failed | "
               "judge failed (pers / task / pairwise) |")
@@ -77,7 +97,8 @@ def write_report(summary: dict, by_method: dict[str, Sequence[dict]], workdir: p
         roles = " and ".join(f"{r} LLM" if r == "deployed" else "judges" for r in summary["sim"])
         verb = "are" if len(summary["sim"]) > 1 or roles == "judges" else "is"
         lines += [SIM_NOTE.format(roles=roles, verb=verb), ""]
-    lines += ["## Results", "", *results_table(methods), "", "## Health", "", *health_table(methods), ""]
+    lines += ["## Results", "", *results_table(methods), "", *stages_table(summary),
+              "## Health", "", *health_table(methods), ""]
     if summary["skipped"]:
         lines += ["## Skipped methods", ""] + [f"- `{k}`: {v}" for k, v in summary["skipped"].items()] + [""]
     if summary["judge_stats"]:

@@ -39,7 +39,8 @@ def run_robustness(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, exampl
             notes = await harness.run_methods(methods, point.examples, ctx)
             store.compact()
             by_method = scored_items(store, [n for n in names if n not in notes], point.examples)
-            results[key] = {"methods": summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence),
+            results[key] = {"methods": summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence,
+                                                             dict(cfg.rewards.weights)),
                             "skipped": notes, "measured": point.measured}
             print(f"robustness: {key} scored ({len(point.examples)} states)", flush=True)
         return sweeps, results

@@ -9,6 +9,8 @@ import pathlib
 import ml_collections
 
 from personax.eval.harness import BASELINE, Harness, ItemStore, fingerprint, scored_items, summarize_methods
+from personax.eval.policy_methods import STAGE_PAIRS
+from personax.eval.stats import stage_gains
 from personax.eval.methods import MethodContext, get_method, method_names
 from personax.eval.report import write_report
 from personax.llm.deployed import ChatDeployed, DeployedLLM
@@ -16,6 +18,9 @@ from personax.rewards import build_deployed, build_judges
 from personax.rewards.config import role_model
 from personax.train.data_stage import run_data
 from personax.train.sft_run import read_examples
+
+# Bumped when items gain a field, so a resumed evaluation rescores items stored without it (2: profile).
+ITEM_FORMAT = 2
 
 
 def _hosted_role(section: ml_collections.ConfigDict, name: str) -> DeployedLLM:
@@ -68,15 +73,17 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     ctx = MethodContext(cfg, workdir, deployed, build_summarizer(cfg, deployed), e.concurrency, build_rewriter(cfg))
     report_dir = workdir / "report"
     store = ItemStore(report_dir / "items.jsonl")
-    config_fp = fingerprint(cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), str(paths[e.split]))
+    config_fp = fingerprint(ITEM_FORMAT, cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), str(paths[e.split]))
     harness = Harness(deployed, judges, store, config_fp, e.concurrency)
 
     notes = asyncio.run(harness.run_methods([get_method(n) for n in names], examples, ctx))
     store.compact()
     by_method = scored_items(store, [n for n in names if n not in notes], examples)
-    methods = summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence)
+    weights = dict(cfg.rewards.weights)
+    methods = summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence, weights)
     summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence, "methods": methods,
-               "skipped": notes, "sim": _sim_backends(cfg)}
+               "stage_gains": stage_gains(by_method, STAGE_PAIRS, weights, e.seed, e.bootstrap_samples, e.confidence),
+               "reward_weights": weights, "skipped": notes, "sim": _sim_backends(cfg)}
     if e.robustness.enabled:
         from personax.eval.robustness import run_robustness
         summary["robustness"] = run_robustness(cfg, workdir, examples, ctx, judges, config_fp)

@@ -36,9 +36,37 @@ def _rate(flags: list[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
+    """The GRPO reward's judged terms on one held-out item: λ_profile · (profile − 1) / 4 +
+    λ_task_pairwise · [the rewrite's answer wins against the original's]; None without a profile or verdict."""
+    if item.get("profile") is None or item.get("outcome") is None:
+        return None
+    return (weights.get("profile", 0.0) * (item["profile"] - 1.0) / 4.0
+            + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
+
+
+def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str, str]], weights: dict[str, float],
+                seed: int = 0, samples: int = 1000, confidence: float = 0.95) -> dict[str, dict]:
+    """"a->b" -> paired (same state) mean differences b − a of personalization, task and held-out reward."""
+    out = {}
+    for a, b in pairs:
+        if not by_method.get(a) or not by_method.get(b):
+            continue
+        first = {i["state_id"]: i for i in by_method[a]}
+        both = [(first[i["state_id"]], i) for i in by_method[b] if i["state_id"] in first]
+        gains = {}
+        for key, value in (("personalization", lambda i: i.get("personalization")),
+                           ("task", lambda i: i.get("task")), ("reward", lambda i: heldout_reward(i, weights))):
+            diffs = [value(y) - value(x) for x, y in both if value(x) is not None and value(y) is not None]
+            gains[key] = _stat(diffs, seed, samples, confidence)
+        out[f"{a}->{b}"] = gains
+    return out
+
+
 def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int = 0, samples: int = 1000,
-                     confidence: float = 0.95) -> dict:
-    """`items`: one method's scored items; `baseline`: state_id -> the original query's item."""
+                     confidence: float = 0.95, weights: dict[str, float] | None = None) -> dict:
+    """`items`: one method's scored items; `baseline`: state_id -> the original query's item; `weights`:
+    the GRPO reward weights, for the held-out reward of methods that write a profile."""
     ok = [i for i in items if i.get("answer") is not None]
     out: dict = {"n": len(items), "answer_failed_rate": _rate([i.get("answer") is None for i in items])}
     for key in ("personalization", "task"):
@@ -56,4 +84,8 @@ def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int
     out["no_prompt_tag_rate"] = _rate([i.get("status") == "no_prompt_tag" for i in items])
     out["answer_words"] = float(np.mean([len(i["answer"].split()) for i in ok])) if ok else None
     out["prompt_words"] = float(np.mean([len(i["prompt"].split()) for i in items])) if items else None
+    if any("profile" in i for i in items):
+        out["profile"] = _stat([i["profile"] for i in ok if i.get("profile") is not None], seed, samples, confidence)
+        rewards = [heldout_reward(i, weights or {}) for i in ok]
+        out["reward"] = _stat([r for r in rewards if r is not None], seed, samples, confidence)
     return out
