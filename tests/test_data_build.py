@@ -50,6 +50,17 @@ def test_build_cli_with_the_sim_teacher(capsys, tmp_path, inputs):
     assert all(e.output is None for e in load(tmp_path / "rl.jsonl").records)
 
 
+def test_build_cli_several_states_per_persona(capsys, tmp_path, shared_data):
+    conversations = str(shared_data / "ppopt_official" / "train_samples.sample.json")  # 5 personas x 5
+    rc = main(["data", "build", conversations, "--out", str(tmp_path), "--splits", "sft=3,eval=2",
+               "--states-per-persona", "2", "--max-history", "2"])
+    out = capsys.readouterr().out.strip().split("\n")
+    assert rc == 0 and out[:2] == ["sft: 6 examples, 0 labelled", "eval: 2 examples, 0 labelled"]
+    sft = load(tmp_path / "sft.jsonl").records
+    assert len({e.state_id for e in sft}) == 6 and len({e.persona_id for e in sft}) == 3
+    assert all(len(e.history_texts) == 2 for e in sft)
+
+
 def test_build_cli_with_a_hosted_teacher_on_a_local_server(capsys, tmp_path, inputs):
     from personax.llm.local_server import LocalChatServer
 
