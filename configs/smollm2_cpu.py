@@ -10,7 +10,8 @@ the cue -> instruction pairs SFT has to learn are dense enough for this budget; 
 `traits` curve re-simulates the held-out histories at 0.5, 1 and 3). Persona-disjoint splits of 50 SFT /
 16 RL / 40 held-out personas; each SFT/RL persona gives 3 states (every conversation the target once:
 150 SFT and 48 RL states), the held-out split one state a persona. Sim teacher targets: the profile,
-then the request without its filler sentences plus one instruction per kept trait (median 84 tokens).
+then the request without its filler sentences plus one instruction per kept trait (median 128
+tokens; 63% of the SFT rows are longer than 768 tokens and lose the start of their first session).
 LoRA r 16 on every projection; SFT 140 steps of 2 rows of at most 768 tokens (cut from the left, so the
 latest session and the query survive; 3e-4 -> 3e-5, 6 warmup steps); GRPO 15 steps of 2 states x G 4,
 704-token prompts, 112 new tokens, LR 5e-5, beta 0 (no reference pass), rewards 0.3 profile + 0.7
