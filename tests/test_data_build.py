@@ -89,3 +89,20 @@ def test_build_cli_user_errors(capsys, tmp_path, inputs):
     assert main(["data", "build", inputs[0], "--out", str(tmp_path), "--teacher", "sim",
                  "--label-splits", "train"]) == 2
     assert re.search(r"--label-splits names \['train'\]", capsys.readouterr().err)
+
+
+def test_data_stage_refuses_a_rerun_under_other_data_settings(tmp_path):
+    from personax.train.data_stage import run_data
+    from personax.train.experiment import experiment
+    cfg = experiment()
+    cfg.data.datagen.num_personas = 12
+    cfg.data.splits = "sft=4,rl=4,eval=4"
+    first = run_data(cfg, tmp_path)
+    before = first["sft"].read_bytes()
+    assert run_data(cfg, tmp_path) == first and first["sft"].read_bytes() == before  # done: skipped
+    cfg.data.states_per_persona = 2
+    cfg.data.datagen.sim.express_scale = 3.0
+    with pytest.raises(ValueError, match=r"data\.states_per_persona, datagen\.express_scale differ"):
+        run_data(cfg, tmp_path)
+    (tmp_path / "data" / "ppopt" / "data_config.json").unlink()  # splits from before the record: accepted
+    assert run_data(cfg, tmp_path) == first

@@ -166,7 +166,8 @@ def test_cli_command_prints_the_table(workdir, capsys):
     from personax.commands import eval as eval_cmd
     config = pathlib.Path(__file__).parents[1] / "configs" / "smoke_cpu.py"
     args = argparse.Namespace(config=str(config), workdir=workdir, config_overrides=[
-        ("eval.methods", "('original','oracle')"), ("eval.bootstrap_samples", "100")])
+        ("eval.methods", "('original','oracle')"), ("eval.bootstrap_samples", "100"),
+        ("data.datagen.num_personas", "16"), ("data.splits", "sft=4,rl=4,eval=8")])  # the data it was built with
     assert eval_cmd.run(args) == 0
     out = capsys.readouterr().out
     assert "oracle" in out and "full_history" not in out and "sim world only" in out

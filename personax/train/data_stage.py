@@ -1,11 +1,14 @@
 """The experiment's data stage: PersonaGym conversations -> labelled PPOpt example splits.
 
 Writes `WORKDIR/data/atlas/` (the datagen run, itself resumable) and `WORKDIR/data/ppopt/<split>.jsonl`.
-A finished stage is detected by its split files and skipped on rerun.
+A finished stage is detected by its split files and skipped on rerun; `data/ppopt/data_config.json`
+records the settings that decide the splits' content, and a rerun under other settings is refused
+instead of silently training on stale data.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
 
 import ml_collections
@@ -28,10 +31,38 @@ def split_paths(workdir: pathlib.Path, c: ml_collections.ConfigDict) -> dict[str
     return {name: workdir / "data" / "ppopt" / f"{name}.jsonl" for name in parse_sizes(c.splits)}
 
 
+# The datagen settings that change which conversations are generated (not how fast or where).
+CONTENT_KEYS = ("seed", "num_personas", "conversations_per_persona", "sampler", "seed_sources", "turns",
+                "full_transfer_prob", "distractor")
+
+
+def content_settings(cfg: ml_collections.ConfigDict) -> dict:
+    c = cfg.data
+    gen = {k: c.datagen[k] for k in CONTENT_KEYS} | {"express_scale": c.datagen.sim.express_scale}
+    data = {k: c[k] for k in ("splits", "max_history", "states_per_persona", "teacher")}
+    plain = lambda v: v.to_dict() if isinstance(v, ml_collections.ConfigDict) else v  # noqa: E731
+    settings = {"seed": cfg.seed, "data": data, "datagen": {k: plain(v) for k, v in gen.items()}}
+    return json.loads(json.dumps(settings))  # tuples as lists: comparable with the saved JSON
+
+
+def _check_settings(path: pathlib.Path, cfg: ml_collections.ConfigDict) -> None:
+    if not path.exists():
+        return  # splits written before the settings were recorded
+    saved, now = json.loads(path.read_text(encoding="utf-8")), content_settings(cfg)
+    changed = [] if saved.get("seed") == now["seed"] else ["seed"]
+    for part in ("data", "datagen"):
+        changed += [f"{part}.{k}" for k in now[part] if saved.get(part, {}).get(k) != now[part][k]]
+    if changed:
+        raise ValueError(f"{path.parent} was built with other data settings ({', '.join(changed)} differ); "
+                         "use a new --workdir, or restore the settings it was built with")
+
+
 def run_data(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, pathlib.Path]:
     c = cfg.data
     paths = split_paths(workdir, c)
+    settings = workdir / "data" / "ppopt" / "data_config.json"
     if all(p.exists() for p in paths.values()):
+        _check_settings(settings, cfg)
         return paths
     from data_gen.runner import generate
     atlas = workdir / "data" / "atlas"
@@ -41,5 +72,6 @@ def run_data(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str,
     report = build_dataset([result.paths["rich"]], workdir / "data" / "ppopt", parse_sizes(c.splits), seed=cfg.seed,
                            teacher=_teacher(c, cfg.seed), label_splits=("sft",), max_history=c.max_history,
                            states_per_persona=c.states_per_persona)
+    settings.write_text(json.dumps(content_settings(cfg), indent=1), encoding="utf-8")
     print(f"data: {report.counts} from {report.personas} personas ({report.labelled['sft']} SFT labels)")
     return paths
