@@ -20,7 +20,7 @@ from personax.sampler import SamplingParams, generate, left_pad
 from personax.sharding import MeshConfig, make_mesh, shard_state
 from personax.train.checkpoint import Checkpointer
 from personax.train.policy_init import load_policy
-from personax.train.stages import lineage
+from personax.train.stages import STAGES, lineage
 
 
 def _latest_step(workdir: pathlib.Path, stage: str) -> int:
@@ -81,7 +81,17 @@ def _prompts(stage: str):
 # eval method -> the policy stage it samples (SPEC §2.5: PPOpt stages and the ablations)
 POLICY_METHODS = {"ppopt_zero_shot": "zero_shot", "ppopt_sft": "sft", "ppopt_grpo": "grpo",
                   "ppopt_task_only": "grpo_task_only", "ppopt_no_profile": "grpo_no_profile"}
-# (before, after) method pairs whose paired gains the report shows: each training stage against its start
-STAGE_PAIRS = (("ppopt_zero_shot", "ppopt_sft"), ("ppopt_sft", "ppopt_grpo"), ("ppopt_sft", "ppopt_task_only"))
+
+
+def _stage_pairs() -> tuple[tuple[str, str], ...]:
+    """(before, after) method pairs whose paired gains the report shows: each evaluated training stage
+    against the stage it starts from (zero-shot for a stage with no `init`), when that one is evaluated too."""
+    method_of = {stage: name for name, stage in POLICY_METHODS.items()}
+    starts = {name: STAGES[stage].init or "zero_shot" for name, stage in POLICY_METHODS.items() if stage in STAGES}
+    return tuple((method_of[start], name) for name, start in starts.items() if start in method_of)
+
+
+STAGE_PAIRS = _stage_pairs()
+
 for _name, _stage in POLICY_METHODS.items():
     method(_name, version=_version(_stage))(_prompts(_stage))
