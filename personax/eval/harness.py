@@ -21,6 +21,7 @@ from personax.eval.judges import Judges
 from personax.eval.methods import Method, MethodContext, MethodOutput, MethodSkipped, gather_limited
 from personax.eval.stats import summarize_method
 from personax.llm.deployed import CALL_FAILURES, DeployedLLM
+from personax.rewards.judged import profile_rating
 
 log = logging.getLogger(__name__)
 BASELINE = "original"
@@ -100,8 +101,7 @@ class Harness:
     async def _score(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:
         item = await self._score_answer(e, out, baseline)
         if "profile" in out.extra:  # a policy's explicit profile, judged as the GRPO profile reward is
-            text = out.extra["profile"] or ""
-            item["profile"] = _finite(await self.judges.profile(text, e.persona)) if text.strip() else 1.0
+            item["profile"] = _finite(await profile_rating(self.judges, out.extra["profile"] or "", e.persona))
         return item
 
     async def _score_answer(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:

@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from personax.rewards.judged import profile_unit
+
 OUTCOMES = ("win", "tie", "lose")
 
 
@@ -41,7 +43,7 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     λ_task_pairwise · [the rewrite's answer wins against the original's]; None without a profile or verdict."""
     if item.get("profile") is None or item.get("outcome") is None:
         return None
-    return (weights.get("profile", 0.0) * (item["profile"] - 1.0) / 4.0
+    return (weights.get("profile", 0.0) * profile_unit(item["profile"])
             + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
 
 

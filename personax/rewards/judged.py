@@ -3,25 +3,35 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Mapping
 
 import numpy as np
 
+from personax.eval.judges import Judges
 from personax.llm.sim.rng import derive
 from personax.rewards.base import REWARDS, RewardContext, as_scores, summary
 from personax.rewards.batch import Rollout, RolloutBatch
 
 
+def profile_unit(rating: float) -> float:
+    """The profile judge's 1..5 rating as a score in [0, 1]: (s − 1) / 4."""
+    return (rating - 1.0) / 4.0
+
+
+async def profile_rating(judges: Judges, profile: str, persona: Mapping[str, str]) -> float:
+    """The profile judge's 1..5 rating of a profile against the true persona. No profile at all is 1
+    without asking: that is a bad output, not a failed call."""
+    return await judges.profile(profile, persona) if profile.strip() else 1.0
+
+
 @REWARDS.register("profile")
 async def profile_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np.ndarray, dict[str, float]]:
-    """(s − 1) / 4 of the profile judge's 1..5 rating of the REASONING against the true persona.
-    No profile at all scores 0 without asking: that is a bad output, not a failed call."""
+    """`profile_unit` of the profile judge's rating of the REASONING (`profile_rating`)."""
     judges, slots = ctx.need_judges("profile"), asyncio.Semaphore(ctx.concurrency)
 
     async def one(r: Rollout) -> float:
-        if not r.parsed.reasoning.strip():
-            return 0.0
         async with slots:
-            return (await judges.profile(r.parsed.reasoning, r.example.persona) - 1.0) / 4.0
+            return profile_unit(await profile_rating(judges, r.parsed.reasoning, r.example.persona))
 
     scores_N = as_scores(await asyncio.gather(*(one(r) for r in batch.rollouts)))
     empty = sum(not r.parsed.reasoning.strip() for r in batch.rollouts)
