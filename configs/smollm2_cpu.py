@@ -41,11 +41,14 @@ def get_config(arg: str = ""):
     c.data.datagen.conversations_per_persona = 3  # 318 seed queries: all of them
     c.data.datagen.sim.express_scale = 3.0  # traits voiced 3x as often as the default world (see docstring)
     c.data.splits = "sft=50,rl=16,eval=40"
-    c.data.max_history = 2
+    c.data.max_history = 1  # one past conversation: the whole state fits max_len, nothing the teacher cites is cut
     c.data.states_per_persona = 3  # SFT/RL: each conversation a target once, the other two its history
-    c.sft.update(dict(steps=140, batch_size=2, grad_accum=1, max_len=768, peak_lr=3e-4, end_lr=3e-5,
-                      warmup_steps=6, checkpoint_every=10))
-    c.grpo.update(dict(steps=15, lr=5e-5, max_prompt_len=704, checkpoint_every=1))
+    c.sft.update(dict(steps=160, batch_size=1, grad_accum=1, max_len=1024, pack=True, peak_lr=4e-4, end_lr=3e-5,
+                      warmup_steps=8, checkpoint_every=10))
+    c.grpo.update(dict(steps=10, lr=1e-4, max_prompt_len=960, checkpoint_every=1))
+    # The paper's 0.3 profile + 0.7 pairwise task, with part of the task weight moved to the sim world's
+    # exact personalization share: a G-4 group rarely holds a pairwise win, the share is graded.
+    c.rewards.weights.update(dict(profile=0.3, task_pairwise=0.3, sim_personalization=0.4))
     c.grpo.loss.beta = 0.0  # no reference pass: a fifth of the update's compute on this budget
     c.grpo.sampling.max_new_tokens = 112
     c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=8, micro_batch_size=4))

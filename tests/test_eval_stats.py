@@ -69,6 +69,14 @@ def test_heldout_reward_is_the_grpo_rewards_judged_terms():
     assert heldout_reward({"profile": 2.0, "outcome": None}, WEIGHTS) is None
 
 
+def test_heldout_reward_reads_the_sim_shares_back_from_the_scores():
+    weights = {"profile": 0.3, "task_pairwise": 0.3, "sim_personalization": 0.4}
+    item = {"profile": 3.0, "outcome": "lose", "personalization": 5.5, "task": 10.0}
+    assert heldout_reward(item, weights) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)
+    assert heldout_reward(item, weights | {"sim_task": 0.5}) == pytest.approx(0.35 + 0.5)
+    assert heldout_reward({"profile": 3.0, "outcome": "win"}, weights) is None  # no personalization score
+
+
 def test_summary_has_profile_and_reward_only_for_methods_that_write_a_profile():
     baseline = {f"s{i}": item(f"s{i}", 1.0, 10.0) for i in range(3)}
     policy = [{**item("s0", 4.0, 10.0, "win"), "profile": 5.0}, {**item("s1", 1.0, 10.0, "tie"), "profile": 1.0},

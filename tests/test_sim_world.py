@@ -85,6 +85,19 @@ def test_teacher_finds_evidence_and_rewrites():
     assert blind.optimized_query == "Suggest a dinner menu."
 
 
+def test_teacher_quotes_the_evidence_as_written_before_its_inference_in_history_order():
+    world = load_world()
+    history = ["User: Please cite your sources. Then IN A TABLE PLEASE.\n[ASSISTANT_RESPONSE]"]
+    found = evidence(world, PERSONA, history)
+    assert list(found) == ["citation_pref", "format_pref_primary"]  # the order of the cues in the history
+    assert found["format_pref_primary"] == "IN A TABLE PLEASE"  # spelled as the history has it
+    reasoning = SimTeacher(miss_prob=0.0, weak_phrasing_prob=0.0).label(PERSONA, history, "Plan a trip.").reasoning
+    table = world.traits["format_pref_primary"]
+    claim = f'they wrote "IN A TABLE PLEASE", so {table.label}: {table.phrase("table")}'
+    assert claim in reasoning
+    assert reasoning.index("cite your sources") < reasoning.index(claim)
+
+
 def test_teacher_rewrite_drops_the_filler_sentences_and_keeps_the_request():
     from personax.llm.sim.judges import SimJudges
     world = load_world()

@@ -40,11 +40,20 @@ def _rate(flags: list[bool]) -> float | None:
 
 def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     """The GRPO reward's judged terms on one held-out item: λ_profile · (profile − 1) / 4 +
-    λ_task_pairwise · [the rewrite's answer wins against the original's]; None without a profile or verdict."""
+    λ_task_pairwise · [the rewrite's answer wins against the original's] + λ_sim_personalization ·
+    (personalization − 1) / 9 + λ_sim_task · (task − 1) / 9 (the sim rewards' shares, read back from
+    the 1–10 scores); None without a profile or verdict. `format` and `learned_rm` have no held-out
+    counterpart and are left out."""
     if item.get("profile") is None or item.get("outcome") is None:
         return None
-    return (weights.get("profile", 0.0) * profile_unit(item["profile"])
-            + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
+    total = (weights.get("profile", 0.0) * profile_unit(item["profile"])
+             + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
+    for name, key in (("sim_personalization", "personalization"), ("sim_task", "task")):
+        if weights.get(name, 0.0):
+            if item.get(key) is None:
+                return None
+            total += weights[name] * (item[key] - 1.0) / 9.0
+    return total
 
 
 def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str, str]], weights: dict[str, float],

@@ -3,6 +3,10 @@ evidences (a cue from world.json appears in it), names them as if inferred, and 
 query into one concise prompt: the request without the user's filler sentences (world.json
 `user.fillers`, which carry no content), then an explicit instruction per trait.
 
+The reasoning quotes the evidence before the inference it supports (`they wrote "keep it brief",
+so length: brief`), in the order the cues appear in the history: a policy imitating it copies a
+span it can see, then maps it, instead of naming a trait first and inventing its support.
+
 Imperfect on purpose, like an LLM teacher: each evidenced trait is missed with `miss_prob`, and
 with `weak_phrasing_prob` a less reliable phrasing is used (world.json ranks the phrasings by
 how reliably the sim deployed model follows them).
@@ -22,14 +26,16 @@ BAND_LIMITS = (("very_short", 20), ("short", 40), ("medium", 80))
 
 
 def evidence(world: World, persona: dict[str, str], history_texts: list[str]) -> dict[str, str]:
-    """dim -> the first cue of the persona's value found in the history (case-insensitive)."""
-    history = "\n".join(history_texts).lower()
+    """dim -> the earliest cue of the persona's value in the history (case-insensitive), as the
+    history spells it; the dims in the order their cues first appear."""
+    history = "\n".join(history_texts)
+    lowered = history.lower()
     found = {}
     for dim, cues in expressed_cues(world, persona).items():
-        hit = next((c for c in cues if c.lower() in history), None)
-        if hit is not None:
-            found[dim] = hit
-    return found
+        hits = [(lowered.find(c.lower()), len(c)) for c in cues if c.lower() in lowered]
+        if hits:
+            found[dim] = min(hits)
+    return {dim: history[start:start + size] for dim, (start, size) in sorted(found.items(), key=lambda kv: kv[1][0])}
 
 
 def without_fillers(world: World, text: str) -> str:
@@ -61,11 +67,11 @@ class SimTeacher:
     def label(self, persona: dict[str, str], history_texts: list[str], query: str) -> TeacherLabel:
         rng = derive(self.seed, "teacher", query, *history_texts)
         found = evidence(self.world, persona, history_texts)
-        kept = [d for d in sorted(found) if rng.random() >= self.miss_prob][: self.max_traits]
+        kept = [d for d in found if rng.random() >= self.miss_prob][: self.max_traits]
         notes, instructions = [], []
         for dim in kept:
             trait, value = self.world.traits[dim], persona[dim]
-            notes.append(f"{trait.label}: {trait.phrase(value)} (they wrote \"{found[dim]}\")")
+            notes.append(f"they wrote \"{found[dim]}\", so {trait.label}: {trait.phrase(value)}")
             options = trait.instructions_for(value)
             if options:
                 weak = len(options) > 1 and rng.random() < self.weak_prob
