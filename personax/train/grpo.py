@@ -18,8 +18,10 @@ from personax.train.losses import token_logprobs
 
 
 def completion_logprobs(model: nnx.Module, tokens_NxL, valid_NxL, prompt_len: int, temperature: float):
-    logits_NxLxV, _ = model(tokens_NxL, positions_from_valid(valid_NxL), causal_mask(valid_NxL))
-    logits_NxMxV = logits_NxLxV[:, prompt_len - 1:-1].astype(jnp.float32) / temperature
+    """Only the M positions that predict a completion slot go through the vocabulary projection: the
+    prompt's logits (most of the row) are never formed, in the forward or the backward pass."""
+    h_NxLxD, _ = model.hidden(tokens_NxL, positions_from_valid(valid_NxL), causal_mask(valid_NxL))
+    logits_NxMxV = model.logits(h_NxLxD[:, prompt_len - 1:-1]).astype(jnp.float32) / temperature
     return token_logprobs(logits_NxMxV, tokens_NxL[:, prompt_len:])
 
 
