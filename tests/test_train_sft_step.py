@@ -4,13 +4,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import pytest
 from flax import nnx
 
 from personax.models import registry  # noqa: F401
 from personax.models.config import get_config
 from personax.models.lora import LoRAConfig, apply_lora
 from personax.models.transformer import DecoderLM
-from personax.train.sft import completion_nll_sum, make_sft_step, sft_optimizer
+from personax.train.sft import check_loss_positions, completion_nll_sum, make_sft_step, sft_optimizer
 from personax.train.step import split_for_training
 
 
@@ -40,6 +41,33 @@ def test_loss_counts_only_completion_tokens():
     row, col = 0, int(np.argmax(batch["loss_mask"][0]))
     changed["tokens"][row, col] = (changed["tokens"][row, col] + 1) % 256
     assert float(completion_nll_sum(model, changed)[0]) != float(nll)
+
+
+def _packed(batch):
+    """Two segments a row, each with its own completion: the loss positions are not one run."""
+    packed = dict(batch, segment_ids=batch["segment_ids"].copy(), loss_mask=batch["loss_mask"].copy())
+    packed["segment_ids"][:, 8:] *= 2
+    packed["loss_mask"][:, 8:10] = 0
+    packed["loss_mask"][:, 3:5] = 1
+    return packed
+
+
+def test_projecting_only_the_completion_positions_gives_the_same_loss_and_gradients():
+    (graphdef, tr, rngs, frozen), _ = _setup()
+    tr = jax.tree.map(lambda x: x + 0.01, tr)
+    batch = _packed(_batch())
+    most = int(batch["loss_mask"][:, 1:].sum(1).max())
+    tx = optax.sgd(1.0)
+    every = jax.jit(make_sft_step(graphdef, tx, 2))(tr, rngs, frozen, tx.init(tr), batch)
+    some = jax.jit(make_sft_step(graphdef, tx, 2, loss_positions=most))(tr, rngs, frozen, tx.init(tr), batch)
+    np.testing.assert_allclose(some[3]["loss"], every[3]["loss"], rtol=1e-6)
+    assert float(some[3]["tokens"]) == float(every[3]["tokens"])
+    for a, b in zip(jax.tree.leaves(every[0]), jax.tree.leaves(some[0])):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    check_loss_positions(batch["loss_mask"], most)
+    check_loss_positions(batch["loss_mask"], 0)
+    with pytest.raises(ValueError, match=f"sft.loss_positions={most - 1} but a batch row has {most}"):
+        check_loss_positions(batch["loss_mask"], most - 1)
 
 
 def test_gradient_accumulation_equals_one_big_batch():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from flax import nnx
 
@@ -26,14 +27,30 @@ def sft_optimizer(c: ml_collections.ConfigDict) -> tuple[optax.GradientTransform
     return tx, schedule
 
 
-def completion_nll_sum(model: nnx.Module, batch: dict) -> tuple[jax.Array, jax.Array]:
+def completion_nll_sum(model: nnx.Module, batch: dict, loss_positions: int = 0) -> tuple[jax.Array, jax.Array]:
     """(summed NLL of completion tokens, their count). `loss_mask` is 1 on the tokens to predict,
-    so it is shifted together with the targets."""
+    so it is shifted together with the targets. With `loss_positions` K > 0 only the first K
+    predicting positions of each row go through the vocabulary projection (a row must hold at most
+    K completion tokens: `check_loss_positions`); 0 projects every position."""
     segments_BxT = batch["segment_ids"]
-    logits_BxTxV, _ = model(batch["tokens"], batch["positions"], causal_mask(segments_BxT > 0, segments_BxT))
-    logp_BxT1 = token_logprobs(logits_BxTxV[:, :-1], batch["tokens"][:, 1:])
+    h_BxTxD, _ = model.hidden(batch["tokens"], batch["positions"], causal_mask(segments_BxT > 0, segments_BxT))
+    h_BxT1xD, targets_BxT1 = h_BxTxD[:, :-1], batch["tokens"][:, 1:]
     mask_BxT1 = batch["loss_mask"][:, 1:].astype(jnp.float32)
+    if loss_positions:
+        idx_BxK = jax.vmap(lambda m: jnp.nonzero(m, size=loss_positions, fill_value=0)[0])(mask_BxT1)
+        h_BxT1xD = jnp.take_along_axis(h_BxT1xD, idx_BxK[..., None], axis=1)
+        targets_BxT1 = jnp.take_along_axis(targets_BxT1, idx_BxK, axis=1)
+        mask_BxT1 = (jnp.arange(loss_positions)[None] < mask_BxT1.sum(1, keepdims=True)).astype(jnp.float32)
+    logp_BxT1 = token_logprobs(model.logits(h_BxT1xD), targets_BxT1)
     return -(logp_BxT1 * mask_BxT1).sum(), mask_BxT1.sum()
+
+
+def check_loss_positions(loss_mask_BxT, loss_positions: int) -> None:
+    """A row with more completion tokens than `sft.loss_positions` would lose some: refuse it."""
+    most = int(np.asarray(loss_mask_BxT)[:, 1:].sum(axis=1).max())
+    if loss_positions and most > loss_positions:
+        raise ValueError(f"sft.loss_positions={loss_positions} but a batch row has {most} completion tokens; "
+                         f"raise it (or 0: every position)")
 
 
 def _micro_batches(x_BxL: jax.Array, n: int) -> jax.Array:
@@ -41,7 +58,7 @@ def _micro_batches(x_BxL: jax.Array, n: int) -> jax.Array:
     return x_BxL.reshape(x_BxL.shape[0] // n, n, *x_BxL.shape[1:]).swapaxes(0, 1)
 
 
-def make_sft_step(graphdef, tx: optax.GradientTransformation, grad_accum: int):
+def make_sft_step(graphdef, tx: optax.GradientTransformation, grad_accum: int, loss_positions: int = 0):
     """step(trainable, rngs, frozen, opt_state, batch) -> (trainable, rngs, opt_state, metrics)."""
 
     def step(trainable, rngs, frozen, opt_state, batch):
@@ -54,7 +71,7 @@ def make_sft_step(graphdef, tx: optax.GradientTransformation, grad_accum: int):
 
             def objective(tr):
                 model = nnx.merge(graphdef, tr, rngs, frozen)
-                nll, n = completion_nll_sum(model, mb)
+                nll, n = completion_nll_sum(model, mb, loss_positions)
                 return nll, (n, nnx.state(model, nnx.RngState))
 
             (nll, (n, rngs)), grads = jax.value_and_grad(objective, has_aux=True)(trainable)

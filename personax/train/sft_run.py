@@ -22,7 +22,7 @@ from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.data_stage import run_data
 from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.policy import add_adapters, load_base
-from personax.train.sft import make_sft_step, sft_optimizer
+from personax.train.sft import check_loss_positions, make_sft_step, sft_optimizer
 from personax.train.stages import get_stage, sft_split
 from personax.train.step import split_for_training
 
@@ -68,14 +68,16 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage: 
         trainable, rngs, opt_state, start = r["params"]["trainable"], r["params"]["rngs"], r["opt_state"], r["step"]
         it.set_state(host_state_from_checkpoint(r["data_state"], str(ckpt.directory)))
     writer = MetricWriter(workdir / stage, resume_step=start) if is_primary() else None
-    step_fn = jax.jit(make_sft_step(graphdef, tx, c.grad_accum), donate_argnums=(0, 3),
+    step_fn = jax.jit(make_sft_step(graphdef, tx, c.grad_accum, c.loss_positions), donate_argnums=(0, 3),
                       out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / stage) or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, c.steps), initial=start, total=c.steps, desc=stage,
                disable=not (cfg.progress and is_primary()))
     for step in bar:
         t0 = time.perf_counter()
-        batch = place_batch(mesh, next(it))
+        host_batch = next(it)
+        check_loss_positions(host_batch["loss_mask"], c.loss_positions)
+        batch = place_batch(mesh, host_batch)
         trainable, rngs, opt_state, m = step_fn(trainable, rngs, frozen, opt_state, batch)
         done = step + 1
         if done % c.log_every == 0 or done == c.steps:
