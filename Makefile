@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/decode_speed.py
 	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/completion_projection.py
 
 clean:
 	rm -rf $(VENV)
