@@ -162,9 +162,11 @@ def test_mixed_faults_complete_and_the_key_never_leaks(tmp_path, monkeypatch, ca
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("PERSONAX_TEST_KEY", SECRET)
     texts = [f"request number {i}" for i in range(60)]
-    with LocalChatServer(faults=FaultPlan.mixed(0.3, seed=7), api_key=SECRET, hang_s=5.0) as server:
+    # A 2 s timeout: on a loaded box an ordinary reply can take longer than 0.5 s, and a timeout the
+    # server did not inject would break the exact fault accounting below.
+    with LocalChatServer(faults=FaultPlan.mixed(0.3, seed=7), api_key=SECRET, hang_s=10.0) as server:
         client = client_for(server, api_key_env="PERSONAX_TEST_KEY", cache_dir=str(tmp_path / "cache"),
-                            concurrency=8, timeout_s=0.5, max_retries=12)
+                            concurrency=8, timeout_s=2.0, max_retries=12)
         responses = run_many(client, texts)
         assert [r.text for r in responses] == [f"echo: {t}" for t in texts]
         report = client.accounting.write_report(tmp_path / "report.json")
