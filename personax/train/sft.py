@@ -47,8 +47,10 @@ def completion_nll_sum(model: nnx.Module, batch: dict, loss_positions: int = 0) 
 
 def check_loss_positions(loss_mask_BxT, loss_positions: int) -> None:
     """A row with more completion tokens than `sft.loss_positions` would lose some: refuse it."""
+    if not loss_positions:
+        return  # every position is projected: nothing to count on the step's path
     most = int(np.asarray(loss_mask_BxT)[:, 1:].sum(axis=1).max())
-    if loss_positions and most > loss_positions:
+    if most > loss_positions:
         raise ValueError(f"sft.loss_positions={loss_positions} but a batch row has {most} completion tokens; "
                          f"raise it (or 0: every position)")
 

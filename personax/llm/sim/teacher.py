@@ -32,7 +32,7 @@ def evidence(world: World, persona: dict[str, str], history_texts: list[str]) ->
     lowered = history.lower()
     found = {}
     for dim, cues in expressed_cues(world, persona).items():
-        hits = [(lowered.find(c.lower()), len(c)) for c in cues if c.lower() in lowered]
+        hits = [(start, len(c)) for c in cues if (start := lowered.find(c.lower())) >= 0]
         if hits:
             found[dim] = min(hits)
     return {dim: history[start:start + size] for dim, (start, size) in sorted(found.items(), key=lambda kv: kv[1][0])}
