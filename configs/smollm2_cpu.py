@@ -61,6 +61,27 @@ def get_config(arg: str = ""):
     c.eval.policy.max_prompt_len = 1024  # held-out states whole (longest 1092 tokens), no backward pass here
     if arg == "ablations":
         c.stages = ("data", "sft", "grpo", "grpo_task_only", "sft_no_profile", "grpo_no_profile", "eval")
+    elif arg == "long":
+        long_variant(c)
     elif arg:
-        raise ValueError(f"smollm2_cpu: unknown variant {arg!r}; known: 'ablations'")
+        raise ValueError(f"smollm2_cpu: unknown variant {arg!r}; known: 'ablations', 'long'")
     return c
+
+
+def long_variant(c) -> None:
+    """`:long`: the same data, trained until the policy has seen each SFT state about three times,
+    then a GRPO of one pass over the RL states on noise-free rewards.
+
+    SFT 400 steps (~2.9 passes over the 150 SFT states; 4e-4 -> 3e-5, 12 warmup steps). GRPO 12 steps
+    of 4 states x G 4 (the 48 RL states once), 208 new tokens (every SFT target fits), rewards
+    0.1 format + 0.3 profile + 0.2 sim task share + 0.4 expected sim personalization share: every
+    term is exact and none is sampled, so a group's reward differences are the rewrites' own (the
+    expected share reads the rewrite's asks and the deployed model's follow odds; a weak phrasing
+    or a wrong value costs every time, not one time in two). Resumable across sessions: rerun the
+    same command.
+    """
+    c.sft.update(dict(steps=400, warmup_steps=12))
+    c.grpo.steps = 12
+    c.grpo.sampling.max_new_tokens = 208
+    c.grpo.batch.update(dict(prompts_per_step=4, group_size=4, mini_batch_size=16, micro_batch_size=2))
+    c.rewards.weights = dict(format=0.1, profile=0.3, sim_task=0.2, sim_personalization_expected=0.4)

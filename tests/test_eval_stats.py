@@ -75,6 +75,8 @@ def test_heldout_reward_reads_the_sim_shares_back_from_the_scores():
     assert heldout_reward(item, weights) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)
     assert heldout_reward(item, weights | {"sim_task": 0.5}) == pytest.approx(0.35 + 0.5)
     assert heldout_reward({"profile": 3.0, "outcome": "win"}, weights) is None  # no personalization score
+    expected = {"profile": 0.3, "task_pairwise": 0.3, "sim_personalization_expected": 0.4}
+    assert heldout_reward(item, expected) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)  # estimated by the measured share
 
 
 def test_summary_has_profile_and_reward_only_for_methods_that_write_a_profile():

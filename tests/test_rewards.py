@@ -57,7 +57,8 @@ def score(name, batch, ctx):
 
 
 def test_registry_names_and_unknown_names():
-    assert REWARDS.names() == ["format", "learned_rm", "profile", "sim_personalization", "sim_task", "task_pairwise"]
+    assert REWARDS.names() == ["format", "learned_rm", "profile", "sim_personalization", "sim_personalization_expected",
+                             "sim_task", "task_pairwise"]
     with pytest.raises(KeyError, match="unknown reward 'helpfulness'; registered: format, learned_rm, profile"):
         combine({"helpfulness": 1.0})
     with pytest.raises(ValueError, match="all zero"):
@@ -142,6 +143,33 @@ def test_sim_rewards_score_the_rewrite_answer_and_log_the_original():
     assert math.isnan(personal_N[1]) and math.isnan(task_N[1])
     assert personal["original_mean"] == 0.0 and task["original_mean"] == 1.0
     assert task["delta"] == pytest.approx(1 / 5 - 1.0) and task["nan"] == 1
+
+
+def test_expected_personalization_reward_reads_the_rewrites_asks():
+    # PERSONA's gradable traits: role, length, format, technical level, sources, age (6).
+    world = SimJudges().world
+    weak_table = world.traits["format_pref_primary"].instructions_for("table")[-1]
+    texts = [GOOD,  # three right asks, each in its most reliable phrasing
+             f"<REASONING>x</REASONING><PROMPT>{QUERY} {weak_table.text}</PROMPT>",
+             f"<REASONING>x</REASONING><PROMPT>{QUERY} Keep the answer detailed.</PROMPT>",  # a wrong value
+             f"<REASONING>x</REASONING><PROMPT>{QUERY}</PROMPT>"]
+    deployed = SimDeployed(seed=0)
+    scores_N, metrics = score("sim_personalization_expected", batch_of(texts), RewardContext(sim_deployed=deployed))
+    reliability = {d: a.reliability for d, a in deployed.follow_odds(parse_output(GOOD, QUERY).prompt).items()}
+    assert set(reliability) == {"format_pref_primary", "length_pref", "tech_proficiency"}
+    assert scores_N[0] == pytest.approx(sum(reliability.values()) / 6)
+    assert scores_N[1] == pytest.approx(weak_table.reliability / 6) and scores_N[1] < scores_N[0] / 3 + 1e-6
+    detailed = deployed.follow_odds("Keep the answer detailed.")["length_pref"]
+    assert detailed.value != "brief" and scores_N[2] == pytest.approx(-detailed.reliability / 6)
+    assert scores_N[3] == 0.0 and metrics["original_mean"] == 0.0
+    assert metrics["delta"] == pytest.approx(float(scores_N.mean()))
+    # Its mean over the deployed model's draws is what the sampled reward averages to (before the floor at 0).
+    judges, n = SimJudges(), 400
+    sampled = [judges.personalization_share(PERSONA, asyncio.run(deployed.answer(parse_output(GOOD, QUERY).prompt, i)))
+               for i in range(n)]
+    assert abs(np.mean(sampled) - scores_N[0]) < 0.03
+    with pytest.raises(ValueError, match="needs rewards.deployed.backend='sim'"):
+        score("sim_personalization_expected", batch_of(texts), RewardContext())
 
 
 def test_combine_weights_components_and_nan():

@@ -42,13 +42,15 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     """The GRPO reward's judged terms on one held-out item: λ_profile · (profile − 1) / 4 +
     λ_task_pairwise · [the rewrite's answer wins against the original's] + λ_sim_personalization ·
     (personalization − 1) / 9 + λ_sim_task · (task − 1) / 9 (the sim rewards' shares, read back from
-    the 1–10 scores); None without a profile or verdict. `format` and `learned_rm` have no held-out
+    the 1–10 scores; `sim_personalization_expected`, whose held-out estimate is the measured share,
+    counts like `sim_personalization`); None without a profile or verdict. `format` and `learned_rm` have no held-out
     counterpart and are left out."""
     if item.get("profile") is None or item.get("outcome") is None:
         return None
     total = (weights.get("profile", 0.0) * profile_unit(item["profile"])
              + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
-    for name, key in (("sim_personalization", "personalization"), ("sim_task", "task")):
+    for name, key in (("sim_personalization", "personalization"), ("sim_personalization_expected", "personalization"),
+                      ("sim_task", "task")):
         if weights.get(name, 0.0):
             if item.get(key) is None:
                 return None

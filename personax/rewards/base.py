@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 import numpy as np
 
 from personax.eval.judges import Judges
+from personax.llm.sim.deployed import SimDeployed
 from personax.llm.sim.judges import SimJudges
 from personax.registry import Registry
 from personax.rewards.batch import RolloutBatch
@@ -24,6 +25,7 @@ REWARDS: Registry[RewardFn] = Registry("reward")
 class RewardContext:
     judges: Judges | None = None  # for the judged rewards (profile, task_pairwise): LLM or sim
     sim: SimJudges | None = None  # exact sim-world scores; built on first use when not given
+    sim_deployed: SimDeployed | None = None  # the sim deployed model, for rewards that read its follow odds
     seed: int = 0
     step: int = 0  # mixed into the pairwise A/B draw, so each step draws afresh
     concurrency: int = 16  # judge calls in flight per reward
@@ -33,6 +35,12 @@ class RewardContext:
         if self.judges is None:
             raise ValueError(f"reward {reward!r} needs judges: build them with rewards.build_judges(cfg)")
         return self.judges
+
+    def need_sim_deployed(self, reward: str) -> SimDeployed:
+        if self.sim_deployed is None:
+            raise ValueError(f"reward {reward!r} reads the sim deployed model's follow odds: it needs "
+                             f"rewards.deployed.backend='sim'")
+        return self.sim_deployed
 
     def sim_judges(self) -> SimJudges:
         if self.sim is None:

@@ -97,7 +97,8 @@ def reward_fn(cfg: ml_collections.ConfigDict) -> Combined:
 
 
 def reward_context(cfg: ml_collections.ConfigDict, judges: Judges | None, step: int = 0,
-                   learned_rm=None) -> RewardContext:
+                   learned_rm=None, deployed: DeployedLLM | None = None) -> RewardContext:
     sim = judges if isinstance(judges, SimJudges) else None
-    return RewardContext(judges=judges, sim=sim, seed=cfg.seed, step=step, concurrency=cfg.concurrency,
-                         learned_rm=learned_rm)
+    sim_deployed = deployed if isinstance(deployed, SimDeployed) else None
+    return RewardContext(judges=judges, sim=sim, sim_deployed=sim_deployed, seed=cfg.seed, step=step,
+                         concurrency=cfg.concurrency, learned_rm=learned_rm)

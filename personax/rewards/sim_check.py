@@ -45,11 +45,12 @@ def completions(policy: str, examples: list[PPOptExample], world: World, seed: i
 
 async def check(examples: list[PPOptExample], seed: int = 0) -> dict[str, dict[str, float]]:
     judges, deployed = SimJudges(), SimDeployed(seed=seed)
-    total = combine({**DEFAULT_WEIGHTS, "format": 0.0, "sim_personalization": 0.0, "sim_task": 0.0})
+    total = combine({**DEFAULT_WEIGHTS, "format": 0.0, "sim_personalization": 0.0,
+                     "sim_personalization_expected": 0.0, "sim_task": 0.0})
     out = {}
     for policy in ("copy", "teacher", "oracle"):
         batch = await rollout_batch(examples, completions(policy, examples, judges.world, seed), deployed)
-        _, _, metrics = await total(batch, RewardContext(judges=judges, sim=judges, seed=seed))
+        _, _, metrics = await total(batch, RewardContext(judges=judges, sim=judges, sim_deployed=deployed, seed=seed))
         out[policy] = {k.removeprefix("reward/"): round(v, 4) for k, v in metrics.items()
                        if k.endswith(("/mean", "original_mean", "win_frac", "tie_frac"))}
     return out

@@ -111,7 +111,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         texts = _decode(tok, tokens_NxM[mine], lengths_N[mine])
         rollouts = asyncio.run(rollout_batch(rows, texts, deployed, cfg.rewards.concurrency))
         R_N, components, reward_metrics = _global_rewards(*asyncio.run(
-            total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm))), rollouts)
+            total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm, deployed))), rollouts)
         ok_N = np.isfinite(R_N)
         tracker.update(~ok_N)
         valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group)

@@ -114,20 +114,29 @@ def content_runs(text: str) -> list[str]:
     return runs
 
 
-def followed_traits(asks: list[Ask], rng_for: Callable[[str], random.Random]) -> dict[str, str]:
-    """dim -> value for each trait the model follows. Per dim the most reliable ask counts (the
-    earliest on a tie); `rng_for(dim)` decides with that ask's reliability."""
+def best_asks(asks: list[Ask]) -> dict[str, Ask]:
+    """dim -> the ask the model weighs for it: the most reliable (the earliest on a tie); fillers left out."""
     best: dict[str, Ask] = {}
     for ask in asks:
         if ask.dim != FILLER and (ask.dim not in best or ask.reliability > best[ask.dim].reliability):
             best[ask.dim] = ask
-    return {dim: a.value for dim, a in sorted(best.items()) if rng_for(dim).random() < a.reliability}
+    return best
+
+
+def followed_traits(asks: list[Ask], rng_for: Callable[[str], random.Random]) -> dict[str, str]:
+    """dim -> value for each trait the model follows: `rng_for(dim)` decides with the reliability
+    of that dim's best ask."""
+    return {dim: a.value for dim, a in sorted(best_asks(asks).items()) if rng_for(dim).random() < a.reliability}
 
 
 class SimDeployed:
     def __init__(self, seed: int = 0, world: World | None = None, cue_reliability: float = 0.5):
         self.seed, self.world = seed, world or load_world()
         self.scanner = Scanner(self.world, cue_reliability)
+
+    def follow_odds(self, prompt: str) -> dict[str, Ask]:
+        """dim -> the ask this prompt makes for it; the model follows it with `ask.reliability`."""
+        return best_asks(self.scanner.scan(prompt))
 
     async def answer(self, prompt: str, sample_index: int = 0) -> str:
         asks = self.scanner.scan(prompt)

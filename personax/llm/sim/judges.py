@@ -2,6 +2,8 @@
 
 - personalization: which of the persona's constraint traits the answer's markers satisfy; a marker
   with a different value for such a trait contradicts it and cancels one satisfied trait;
+- expected personalization: the same count in expectation over the deployed model's follow draws,
+  read from the prompt's asks and their reliabilities instead of one sampled answer;
 - task: the share of the original request's content phrases the answer covers (the request's
   filler sentences, cues and a leading one-word verb are not content);
 - profile: which of the persona's traits the profile names as "label: phrase"; a wrong value
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import re
+from typing import Mapping
 
 from data_gen.bank import load_bank
 from personax.llm.sim.deployed import (CLAUSE_BREAK, WORD, Ask, Scanner, content_runs, outermost, phrase_pattern,
@@ -68,11 +71,19 @@ class SimJudges:
         found = [Ask(d, v, 1.0, m.start(), m.end()) for (d, v), p in patterns.items() for m in p.finditer(profile)]
         return {(a.dim, a.value) for a in outermost(found)}
 
-    def personalization_share(self, persona: dict[str, str], answer: str) -> float:
+    def _gradable(self, persona: dict[str, str]) -> list[str]:
         gradable = sorted(d for d in persona if d in self.constraint_dims)
         if not gradable:
             raise ValueError(f"sim personalization judge: persona has none of the gradable constraint "
                              f"traits {sorted(self.constraint_dims)}; got dims {sorted(persona)}")
+        return gradable
+
+    def _same_phrase(self, dim: str, value: str, truth: str) -> bool:
+        phrase = self.world.traits[dim].phrase
+        return phrase(value).lower() == phrase(truth).lower()
+
+    def personalization_share(self, persona: dict[str, str], answer: str) -> float:
+        gradable = self._gradable(persona)
         right = wrong = 0
         for label, phrase in {(m[0].strip().lower(), m[1].strip().lower()) for m in _MARKER.findall(answer)}:
             dim = self._dim_of_label.get(label)
@@ -82,6 +93,16 @@ class SimJudges:
                 else:
                     wrong += 1
         return _net_share(right, wrong, len(gradable))
+
+    def expected_personalization_share(self, persona: dict[str, str], asks: Mapping[str, Ask]) -> float:
+        """E[right − wrong] / #gradable over the follow draws, where `asks` maps dim -> the ask the
+        sim deployed model weighs (`SimDeployed.follow_odds`): a right value adds its reliability, a
+        wrong one subtracts it. In [−1, 1]; unlike the sampled share there is no floor at 0, so a
+        wrong instruction costs even when nothing right is asked."""
+        gradable = self._gradable(persona)
+        net = sum(ask.reliability * (1 if self._same_phrase(dim, ask.value, persona[dim]) else -1)
+                  for dim, ask in asks.items() if dim in gradable)
+        return net / len(gradable)
 
     def task_share(self, query: str, answer: str) -> float:
         content = request_content(self.scanner, query)
