@@ -57,3 +57,25 @@ def test_micro_batches_equal_one_pass_and_the_policy_moves():
     after = logp_fn(one[0], rngs, frozen, tokens, valid)
     delta = ((after - before) * mask).sum(1)
     assert float(delta[0]) > 0 and float(delta[1]) < 0
+
+
+def test_on_policy_update_equals_the_update_against_a_stored_old_pass():
+    (graphdef, tr, rngs, frozen), P, tokens, valid, mask, out = _rollouts()
+    adv = jnp.asarray([1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 0.2, -0.2])
+    old = jax.jit(make_logprob_fn(graphdef, P, T))(tr, rngs, frozen, tokens, valid)
+    base = {"tokens": tokens, "valid": valid, "advantages": adv, "mask": mask.astype(jnp.float32)}
+    tx, cfg = optax.sgd(0.5), LossConfig(beta=0.0)
+    split = lambda b: jax.tree.map(lambda x: x.reshape(2, 4, *x.shape[1:]), b)  # noqa: E731
+    stored = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T))(
+        tr, rngs, frozen, tx.init(tr), split(base | {"old_logp": old}))
+    own = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T, on_policy=True))(
+        tr, rngs, frozen, tx.init(tr), split(base | {"sampler_logp": out.logprobs_NxM}))
+    for a, b in zip(jax.tree.leaves(stored[0]), jax.tree.leaves(own[0])):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert float(own[3]["ratio_max"]) == 1.0 and float(own[3]["ratio_min"]) == 1.0  # exactly: π_old is π_θ
+    np.testing.assert_allclose(own[3]["loss"], stored[3]["loss"], rtol=1e-5, atol=1e-7)
+    assert 0.0 <= float(own[3]["logprob_gap_sampler_trainer"]) < 1e-4
+    # A wrong sampler log-prob shows in the gap.
+    shifted = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T, on_policy=True))(
+        tr, rngs, frozen, tx.init(tr), split(base | {"sampler_logp": out.logprobs_NxM - 0.5}))
+    assert abs(float(shifted[3]["logprob_gap_sampler_trainer"]) - 0.5) < 1e-4

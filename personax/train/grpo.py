@@ -34,11 +34,16 @@ def make_logprob_fn(graphdef, prompt_len: int, temperature: float):
 
 
 def make_grpo_update(graphdef, tx: optax.GradientTransformation, loss_cfg: LossConfig, prompt_len: int,
-                     temperature: float):
+                     temperature: float, on_policy: bool = False):
     """update(trainable, rngs, frozen, opt_state, mb) -> (trainable, rngs, opt_state, metrics), where
     every leaf of `mb` (tokens, valid, old_logp, ref_logp, advantages, mask) is [micro-batches, ...].
     Micro-batch gradients are summed with the whole mini-batch's aggregation denominator, so the
-    update equals one pass over the mini-batch."""
+    update equals one pass over the mini-batch.
+
+    `on_policy`: the step makes a single update (μ 1, one mini-batch), so π_old is the policy being
+    differentiated: old log-probs are its own, gradient stopped (ρ = 1 exactly), and no separate
+    old pass is run. `mb` then carries `sampler_logp` instead of `old_logp`, and the metrics add
+    `logprob_gap_sampler_trainer` (mean |ℓθ − ℓsampler| over the kept tokens, averaged over micro-batches)."""
 
     def update(trainable, rngs, frozen, opt_state, mb):
         flat_mask = mb["mask"].reshape(-1, mb["mask"].shape[-1])
@@ -50,8 +55,12 @@ def make_grpo_update(graphdef, tx: optax.GradientTransformation, loss_cfg: LossC
             def objective(tr):
                 model = nnx.merge(graphdef, tr, rngs, frozen)
                 logp = completion_logprobs(model, m["tokens"], m["valid"], prompt_len, temperature)
-                loss, metrics = policy_loss(logp, m["old_logp"], m.get("ref_logp"), m["advantages"], m["mask"],
+                old = jax.lax.stop_gradient(logp) if on_policy else m["old_logp"]
+                loss, metrics = policy_loss(logp, old, m.get("ref_logp"), m["advantages"], m["mask"],
                                             loss_cfg, count=count)
+                if on_policy:
+                    gap = jnp.abs(jax.lax.stop_gradient(logp) - m["sampler_logp"]) * m["mask"]
+                    metrics = metrics | {"logprob_gap_sampler_trainer": gap.sum() / jnp.maximum(m["mask"].sum(), 1.0)}
                 return loss, (metrics, nnx.state(model, nnx.RngState))
 
             (_, (metrics, rngs)), grads = jax.value_and_grad(objective, has_aux=True)(trainable)

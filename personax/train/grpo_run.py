@@ -90,7 +90,8 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
 
     P, T = g.max_prompt_len, g.sampling.temperature
     logp_fn = jax.jit(make_logprob_fn(graphdef, P, T))
-    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T),
+    on_policy = h.updates_per_step == 1  # π_old is the differentiated policy: no separate old pass
+    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T, on_policy),
                         out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / stage) or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc=stage,
@@ -123,12 +124,16 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         tokens_NxL = np.concatenate([np.repeat(prompts, h.group_size, 0), tokens_NxM], 1)
         valid_NxL = np.concatenate([np.repeat(prompt_mask, h.group_size, 0), comp_mask_NxM], 1)
         rollout_in = put_global(mesh, (tokens_NxL, valid_NxL))
-        old_logp = to_numpy(logp_fn(trainable, rngs, frozen, *rollout_in))
-        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "old_logp": old_logp,
-                        "advantages": np.asarray(adv_N), "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
+        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "advantages": np.asarray(adv_N),
+                        "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
+        gap = {}
+        if on_policy:
+            rollout_data["sampler_logp"] = out.logprobs_NxM
+        else:
+            rollout_data["old_logp"] = old_logp = to_numpy(logp_fn(trainable, rngs, frozen, *rollout_in))
+            gap = {"logprob_gap_sampler_trainer": float(np.abs(old_logp - out.logprobs_NxM)[comp_mask_NxM].mean())}
         if loss_cfg.beta > 0:
             rollout_data["ref_logp"] = to_numpy(logp_fn(reference(trainable), rngs, frozen, *rollout_in))
-        gap = float(np.abs(old_logp - out.logprobs_NxM)[comp_mask_NxM].mean())
         update_metrics = []
         for idx in update_schedule(h, cfg.seed, step, g.batch.shuffle):
             mb = put_global(mesh, jax.tree.map(lambda x: x[idx], rollout_data), batch_axis=1)
@@ -143,7 +148,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
             row = {
                 **jax.device_get(m), **reward_metrics, **filter_metrics, **jax.device_get(adv_metrics),
                 "response_length": float(lengths_N.mean()), "stopped_frac": float(out.stopped_N.mean()),
-                "logprob_gap_sampler_trainer": gap, "rollout_s": t_rollout - t0, "reward_s": t_reward - t_rollout,
+                **gap, "rollout_s": t_rollout - t0, "reward_s": t_reward - t_rollout,
                 "update_s": t_update - t_reward, "sample_tokens_per_s": n_tokens / max(t_rollout - t0, 1e-9),
             }
             last = {"step": done, **row} if writer is None else writer.write(
