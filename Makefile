@@ -3,6 +3,9 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# glibc (>= 2.35) backs XLA:CPU's large per-step buffers with transparent huge pages: ~50x fewer page
+# faults a training step (bench/malloc_hugepages.py, docs/benchmarks.md). Ignored elsewhere.
+export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: setup test test-slow train smoke bench chat clean
 
@@ -35,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decode_speed.py
 	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/completion_projection.py
+	$(BIN)/python bench/malloc_hugepages.py
 
 clean:
 	rm -rf $(VENV)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from personax.eval.stats import bootstrap_ci, heldout_reward, stage_gains, summarize_method
+from personax.eval.stats import bootstrap_ci, heldout_reward, heldout_reward_formula, stage_gains, summarize_method
 
 
 def test_bootstrap_interval_contains_the_mean_and_shrinks_with_n():
@@ -75,7 +75,8 @@ def test_heldout_reward_reads_the_sim_shares_back_from_the_scores():
     assert heldout_reward(item, weights) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)
     assert heldout_reward(item, weights | {"sim_task": 0.5}) == pytest.approx(0.35 + 0.5)
     assert heldout_reward({"profile": 3.0, "outcome": "win"}, weights) is None  # no personalization score
-    expected = {"profile": 0.3, "task_pairwise": 0.3, "sim_personalization_expected": 0.4}
+    expected = {"profile": 0.3, "task_pairwise": 0.0, "sim_personalization_expected": 0.4, "format": 0.1}
+    assert heldout_reward_formula(expected) == "0.3 · (profile − 1) / 4 + 0.4 · (personalization − 1) / 9"
     assert heldout_reward(item, expected) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)  # estimated by the measured share
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pathlib
 from typing import Sequence
 
+from personax.eval.stats import heldout_reward_formula
 from personax.train.metrics import read_metrics
 
 SIM_NOTE = ("**Sim world.** The {roles} {verb} the procedural sim world's, so these numbers describe the sim "
@@ -38,8 +39,8 @@ def stages_table(summary: dict) -> list[str]:
         return []
     w = summary.get("reward_weights", {})
     rows = ["## PPOpt stages: held-out reward", "",
-            f"R = {w.get('profile', 0):g} · (profile − 1) / 4 + {w.get('task_pairwise', 0):g} · win against the "
-            "original query's answer: the training reward's judged terms, on held-out states.", "",
+            f"R = {heldout_reward_formula(w)} (win: against the original query's answer): the training "
+            "reward's judged terms, on held-out states.", "",
             "| method | profile (1-5) | win | R |", "|---|---|---|---|"]
     rows += [f"| {k} | {ci(m['profile'])} | {ci(m['win'])} | {ci(m['reward'], 3)} |" for k, m in policies.items()]
     gains = summary.get("stage_gains", {})

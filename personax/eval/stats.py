@@ -58,6 +58,16 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     return total
 
 
+HELDOUT_TERMS = (("profile", "(profile − 1) / 4"), ("task_pairwise", "win"),
+                 ("sim_personalization", "(personalization − 1) / 9"),
+                 ("sim_personalization_expected", "(personalization − 1) / 9"), ("sim_task", "(task − 1) / 9"))
+
+
+def heldout_reward_formula(weights: dict[str, float]) -> str:
+    """`heldout_reward` as a sum over the weighted terms, e.g. "0.3 · (profile − 1) / 4 + 0.7 · win"."""
+    return " + ".join(f"{weights[name]:g} · {term}" for name, term in HELDOUT_TERMS if weights.get(name)) or "0"
+
+
 def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str, str]], weights: dict[str, float],
                 seed: int = 0, samples: int = 1000, confidence: float = 0.95) -> dict[str, dict]:
     """"a->b" -> paired (same state) mean differences b − a of personalization, task and held-out reward."""
