@@ -38,6 +38,11 @@ def _rate(flags: list[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+# The sim rewards' held-out estimates: the 1–10 score each is read back from.
+SIM_SCORE_KEYS = {"sim_personalization": "personalization", "sim_personalization_expected": "personalization",
+                  "sim_task": "task"}
+
+
 def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     """The GRPO reward's judged terms on one held-out item: λ_profile · (profile − 1) / 4 +
     λ_task_pairwise · [the rewrite's answer wins against the original's] + λ_sim_personalization ·
@@ -49,8 +54,7 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
         return None
     total = (weights.get("profile", 0.0) * profile_unit(item["profile"])
              + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
-    for name, key in (("sim_personalization", "personalization"), ("sim_personalization_expected", "personalization"),
-                      ("sim_task", "task")):
+    for name, key in SIM_SCORE_KEYS.items():
         if weights.get(name, 0.0):
             if item.get(key) is None:
                 return None
@@ -58,14 +62,11 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     return total
 
 
-HELDOUT_TERMS = (("profile", "(profile − 1) / 4"), ("task_pairwise", "win"),
-                 ("sim_personalization", "(personalization − 1) / 9"),
-                 ("sim_personalization_expected", "(personalization − 1) / 9"), ("sim_task", "(task − 1) / 9"))
-
-
 def heldout_reward_formula(weights: dict[str, float]) -> str:
     """`heldout_reward` as a sum over the weighted terms, e.g. "0.3 · (profile − 1) / 4 + 0.7 · win"."""
-    return " + ".join(f"{weights[name]:g} · {term}" for name, term in HELDOUT_TERMS if weights.get(name)) or "0"
+    terms = {"profile": "(profile − 1) / 4", "task_pairwise": "win"}
+    terms |= {name: f"({key} − 1) / 9" for name, key in SIM_SCORE_KEYS.items()}
+    return " + ".join(f"{weights[name]:g} · {term}" for name, term in terms.items() if weights.get(name)) or "0"
 
 
 def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str, str]], weights: dict[str, float],

@@ -18,12 +18,16 @@ from personax.rewards.base import REWARDS, RewardContext, as_scores, summary
 from personax.rewards.batch import Rollout, RolloutBatch
 
 
-def _scored(batch: RolloutBatch, score: Callable[[Rollout, str], float]) -> tuple[np.ndarray, dict[str, float]]:
-    rewrite_N = as_scores([score(r, r.answers.rewrite) if r.answers.ok else math.nan for r in batch.rollouts])
-    original_N = as_scores([score(r, r.answers.original) if r.answers.ok else math.nan for r in batch.rollouts])
+def _beside_original(rewrite_N: np.ndarray, original_N: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     metrics = summary(rewrite_N) | summary(original_N, "original_")
     metrics["delta"] = metrics["mean"] - metrics["original_mean"]
     return rewrite_N, metrics
+
+
+def _scored(batch: RolloutBatch, score: Callable[[Rollout, str], float]) -> tuple[np.ndarray, dict[str, float]]:
+    rewrite_N = as_scores([score(r, r.answers.rewrite) if r.answers.ok else math.nan for r in batch.rollouts])
+    original_N = as_scores([score(r, r.answers.original) if r.answers.ok else math.nan for r in batch.rollouts])
+    return _beside_original(rewrite_N, original_N)
 
 
 @REWARDS.register("sim_personalization")
@@ -38,11 +42,8 @@ async def sim_personalization_expected_reward(batch: RolloutBatch, ctx: RewardCo
 
     def expected(r: Rollout, prompt: str) -> float:
         return judge.expected_personalization_share(r.example.persona, deployed.follow_odds(prompt))
-    rewrite_N = as_scores([expected(r, r.parsed.prompt) for r in batch.rollouts])
-    original_N = as_scores([expected(r, r.example.original_query) for r in batch.rollouts])
-    metrics = summary(rewrite_N) | summary(original_N, "original_")
-    metrics["delta"] = metrics["mean"] - metrics["original_mean"]
-    return rewrite_N, metrics
+    return _beside_original(as_scores([expected(r, r.parsed.prompt) for r in batch.rollouts]),
+                            as_scores([expected(r, r.example.original_query) for r in batch.rollouts]))
 
 
 @REWARDS.register("sim_task")

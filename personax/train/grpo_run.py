@@ -123,10 +123,11 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         comp_mask_NxM = np.arange(tokens_NxM.shape[1])[None] < lengths_N[:, None]
         tokens_NxL = np.concatenate([np.repeat(prompts, h.group_size, 0), tokens_NxM], 1)
         valid_NxL = np.concatenate([np.repeat(prompt_mask, h.group_size, 0), comp_mask_NxM], 1)
-        rollout_in = put_global(mesh, (tokens_NxL, valid_NxL))
         rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "advantages": np.asarray(adv_N),
                         "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
         gap = {}
+        if not on_policy or loss_cfg.beta > 0:  # a separate forward over the rollouts is needed
+            rollout_in = put_global(mesh, (tokens_NxL, valid_NxL))
         if on_policy:
             rollout_data["sampler_logp"] = out.logprobs_NxM
         else:
