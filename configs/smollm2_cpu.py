@@ -90,5 +90,6 @@ def long_variant(c) -> None:
     c.sft.update(dict(steps=400, warmup_steps=12))
     c.grpo.steps = 12
     c.grpo.sampling.max_new_tokens = 208
-    c.grpo.batch.update(dict(prompts_per_step=4, group_size=4, mini_batch_size=16, micro_batch_size=2))
+    c.grpo.batch.update(dict(prompts_per_step=4, group_size=4, mini_batch_size=16, micro_batch_size=4,
+                             share_prompt=True))  # one prompt pass a group of 4
     c.rewards.weights = dict(format=0.1, profile=0.3, sim_task=0.2, sim_personalization_expected=0.4)

@@ -20,6 +20,8 @@ def test_counts():
     (dict(num_iterations=0), "num_iterations must be a positive integer, got 0"),
     (dict(prompts_per_step=2.0), "prompts_per_step must be a positive integer, got 2.0"),
     (dict(micro_batch_size=True), "micro_batch_size must be a positive integer, got True"),
+    (dict(share_prompt=True), "micro_batch_size 4 is not a multiple of G=8"),
+    (dict(share_prompt=1), "share_prompt must be a bool, got 1"),
 ])
 def test_errors_name_the_numbers(kw, message):
     base = dict(prompts_per_step=4, group_size=8, mini_batch_size=16, micro_batch_size=4)
@@ -41,6 +43,18 @@ def test_schedule_covers_each_completion_once_per_pass():
     assert (update_schedule(h, 7, 11, shuffle=False).reshape(3, -1) == np.arange(12)).all()
     with pytest.raises(ValueError, match="seed=-1"):
         update_schedule(h, seed=-1, step=0)
+
+
+def test_shared_prompt_schedule_keeps_groups_whole():
+    h = BatchHierarchy(prompts_per_step=4, group_size=3, mini_batch_size=6, micro_batch_size=3,
+                       num_iterations=2, share_prompt=True)
+    s = update_schedule(h, seed=5, step=2)
+    assert s.shape == (4, 2, 3)
+    for micro in s.reshape(-1, 3):  # one group, in sampler order
+        assert micro[0] % 3 == 0 and list(micro) == list(range(micro[0], micro[0] + 3))
+    passes = s.reshape(2, -1)
+    assert all(sorted(p) == list(range(12)) for p in passes)
+    assert not (passes[0] == passes[1]).all()
 
 
 def test_config_defaults_are_the_papers():

@@ -1,4 +1,6 @@
-"""GRPO update: micro-batch accumulation equals one pass; log-probs match the sampler's."""
+"""GRPO update: micro-batch accumulation equals one pass; log-probs match the sampler's; the
+shared-prompt forward (one prompt pass a group) equals the per-row forward, values and gradients."""
+import pytest
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,8 +19,8 @@ from personax.train.step import split_for_training
 T = 0.7
 
 
-def _rollouts():
-    model = DecoderLM(get_config("tiny"), nnx.Rngs(0))
+def _rollouts(model_name: str = "tiny"):
+    model = DecoderLM(get_config(model_name), nnx.Rngs(0))
     apply_lora(model, LoRAConfig(rank=4), nnx.Rngs(1))
     graphdef, tr, rngs, frozen = split_for_training(model)
     tr = jax.tree.map(lambda x: x + 0.02, tr)
@@ -79,3 +81,29 @@ def test_on_policy_update_equals_the_update_against_a_stored_old_pass():
     shifted = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T, on_policy=True))(
         tr, rngs, frozen, tx.init(tr), split(base | {"sampler_logp": out.logprobs_NxM - 0.5}))
     assert abs(float(shifted[3]["logprob_gap_sampler_trainer"]) - 0.5) < 1e-4
+
+
+@pytest.mark.parametrize("model_name", ["tiny", "tiny-gemma3"])  # gemma3: sliding-window layers too
+def test_shared_prompt_forward_equals_the_per_row_forward(model_name):
+    (graphdef, tr, rngs, frozen), P, tokens, valid, mask, out = _rollouts(model_name)
+    per_row = jax.jit(make_logprob_fn(graphdef, P, T))(tr, rngs, frozen, tokens, valid)
+    shared = jax.jit(make_logprob_fn(graphdef, P, T, group_size=4))(tr, rngs, frozen, tokens, valid)
+    np.testing.assert_allclose(jnp.where(mask, shared, 0), jnp.where(mask, per_row, 0), atol=1e-5)
+    np.testing.assert_allclose(jnp.where(mask, shared, 0), out.logprobs_NxM, atol=1e-4)
+    # The update (gradients summed over the group's completions into one prompt pass) is the same.
+    adv = jnp.asarray([1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 0.2, -0.2])
+    mb = {"tokens": tokens, "valid": valid, "old_logp": per_row, "advantages": adv, "mask": mask.astype(jnp.float32)}
+    mb = jax.tree.map(lambda x: x.reshape(2, 4, *x.shape[1:]), mb)  # two micro-batches, one group each
+    tx, cfg = optax.sgd(0.5), LossConfig(beta=0.0)
+    a = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T))(tr, rngs, frozen, tx.init(tr), mb)
+    b = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T, group_size=4))(tr, rngs, frozen, tx.init(tr), mb)
+    assert float(a[3]["grad_norm"]) > 0
+    np.testing.assert_allclose(a[3]["grad_norm"], b[3]["grad_norm"], rtol=1e-4)
+    for x, y in zip(jax.tree.leaves(a[0]), jax.tree.leaves(b[0])):  # float32 summation order only
+        np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+def test_shared_prompt_forward_rejects_partial_groups():
+    (graphdef, tr, rngs, frozen), P, tokens, valid, mask, out = _rollouts()
+    with pytest.raises(ValueError, match="6 rows are not whole groups of G=4"):
+        make_logprob_fn(graphdef, P, T, group_size=4)(tr, rngs, frozen, tokens[:6], valid[:6])

@@ -27,6 +27,7 @@ def get_grpo_config() -> config_dict.ConfigDict:
     c.batch.num_iterations = 1  # μ passes over each step's batch; > 1 is where clipping acts
     c.batch.data_shards = 1
     c.batch.shuffle = True
+    c.batch.share_prompt = False  # True: one prompt forward/backward per group (micro_batch_size % G == 0)
 
     c.advantage = config_dict.ConfigDict()
     c.advantage.estimator = "group_norm"  # group_norm | group_center | rloo

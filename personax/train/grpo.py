@@ -3,6 +3,12 @@
 A rollout row is the left-padded prompt (P slots) followed by its completion (M slots):
 `tokens_NxL`, `valid_NxL` with L = P + M. Log-probs are of the temperature-scaled distribution,
 the one the sampler drew from, so the ratio against the sampler's log-probs starts at 1.
+
+With `group_size` G > 1 the rows come in groups of G completions of one prompt (the sampler's
+order) and the prompt is run once per group: its keys/values are repeated G times and the
+completions attend to them, like the sampler's shared prefill. The gradient of every completion
+flows back into that one prompt pass, so log-probs and gradients equal the per-row forward's;
+the cost of the prompt's forward and backward is paid once a group instead of G times.
 """
 from __future__ import annotations
 
@@ -11,30 +17,50 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from personax.models.transformer import causal_mask, positions_from_valid
+from personax.models.transformer import causal_mask, init_cache, positions_from_valid
 from personax.rl.aggregation import aggregation_count
 from personax.rl.loss import LossConfig, policy_loss
 from personax.train.losses import token_logprobs
 
 
-def completion_logprobs(model: nnx.Module, tokens_NxL, valid_NxL, prompt_len: int, temperature: float):
+def completion_logprobs(model: nnx.Module, tokens_NxL, valid_NxL, prompt_len: int, temperature: float,
+                        group_size: int = 1):
     """Only the M positions that predict a completion slot go through the vocabulary projection: the
     prompt's logits (most of the row) are never formed, in the forward or the backward pass."""
-    h_NxLxD, _ = model.hidden(tokens_NxL, positions_from_valid(valid_NxL), causal_mask(valid_NxL))
-    logits_NxMxV = model.logits(h_NxLxD[:, prompt_len - 1:-1]).astype(jnp.float32) / temperature
+    if group_size > 1:
+        h_NxMxD = _shared_prompt_hidden(model, tokens_NxL, valid_NxL, prompt_len, group_size)
+    else:
+        h_NxLxD, _ = model.hidden(tokens_NxL, positions_from_valid(valid_NxL), causal_mask(valid_NxL))
+        h_NxMxD = h_NxLxD[:, prompt_len - 1:-1]
+    logits_NxMxV = model.logits(h_NxMxD).astype(jnp.float32) / temperature
     return token_logprobs(logits_NxMxV, tokens_NxL[:, prompt_len:])
 
 
-def make_logprob_fn(graphdef, prompt_len: int, temperature: float):
+def _shared_prompt_hidden(model: nnx.Module, tokens_NxL, valid_NxL, prompt_len: int, group_size: int):
+    """The hidden states that predict the M completion slots, with one prompt pass per group of G rows."""
+    N, L = tokens_NxL.shape
+    if N % group_size:
+        raise ValueError(f"shared-prompt forward: {N} rows are not whole groups of G={group_size}")
+    P, G = prompt_len, group_size
+    positions_NxL, mask_NxLxL = positions_from_valid(valid_NxL), causal_mask(valid_NxL)
+    cache = init_cache(model.cfg, N // G, L)
+    h_BxPxD, cache = model.hidden(tokens_NxL[::G, :P], positions_NxL[::G, :P], mask_NxLxL[::G, :P], cache, 0)
+    cache = jax.tree.map(lambda x: jnp.repeat(x, G, axis=0), cache)
+    h_NxMxD, _ = model.hidden(tokens_NxL[:, P:], positions_NxL[:, P:], mask_NxLxL[:, P:], cache, P)
+    # The prompt's last slot predicts the first completion token; completion slot t predicts t + 1.
+    return jnp.concatenate([jnp.repeat(h_BxPxD[:, -1:], G, axis=0), h_NxMxD[:, :-1]], axis=1)
+
+
+def make_logprob_fn(graphdef, prompt_len: int, temperature: float, group_size: int = 1):
     """logp(trainable, rngs, frozen, tokens, valid) -> logp_NxM (no gradient; sampler/ref/old passes)."""
     def logp(trainable, rngs, frozen, tokens_NxL, valid_NxL):
         model = nnx.merge(graphdef, trainable, rngs, frozen)
-        return completion_logprobs(model, tokens_NxL, valid_NxL, prompt_len, temperature)
+        return completion_logprobs(model, tokens_NxL, valid_NxL, prompt_len, temperature, group_size)
     return logp
 
 
 def make_grpo_update(graphdef, tx: optax.GradientTransformation, loss_cfg: LossConfig, prompt_len: int,
-                     temperature: float, on_policy: bool = False):
+                     temperature: float, on_policy: bool = False, group_size: int = 1):
     """update(trainable, rngs, frozen, opt_state, mb) -> (trainable, rngs, opt_state, metrics), where
     every leaf of `mb` (tokens, valid, old_logp, ref_logp, advantages, mask) is [micro-batches, ...].
     Micro-batch gradients are summed with the whole mini-batch's aggregation denominator, so the
@@ -43,7 +69,8 @@ def make_grpo_update(graphdef, tx: optax.GradientTransformation, loss_cfg: LossC
     `on_policy`: the step makes a single update (μ 1, one mini-batch), so π_old is the policy being
     differentiated: old log-probs are its own, gradient stopped (ρ = 1 exactly), and no separate
     old pass is run. `mb` then carries `sampler_logp` instead of `old_logp`, and the metrics add
-    `logprob_gap_sampler_trainer` (mean |ℓθ − ℓsampler| over the kept tokens, averaged over micro-batches)."""
+    `logprob_gap_sampler_trainer` (mean |ℓθ − ℓsampler| over the kept tokens, averaged over micro-batches).
+    `group_size` > 1: every micro-batch is whole groups in sampler order; one prompt pass a group."""
 
     def update(trainable, rngs, frozen, opt_state, mb):
         flat_mask = mb["mask"].reshape(-1, mb["mask"].shape[-1])
@@ -54,7 +81,7 @@ def make_grpo_update(graphdef, tx: optax.GradientTransformation, loss_cfg: LossC
 
             def objective(tr):
                 model = nnx.merge(graphdef, tr, rngs, frozen)
-                logp = completion_logprobs(model, m["tokens"], m["valid"], prompt_len, temperature)
+                logp = completion_logprobs(model, m["tokens"], m["valid"], prompt_len, temperature, group_size)
                 old = jax.lax.stop_gradient(logp) if on_policy else m["old_logp"]
                 loss, metrics = policy_loss(logp, old, m.get("ref_logp"), m["advantages"], m["mask"],
                                             loss_cfg, count=count)

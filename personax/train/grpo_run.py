@@ -89,9 +89,10 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     writer = MetricWriter(workdir / stage, resume_step=start) if is_primary() else None
 
     P, T = g.max_prompt_len, g.sampling.temperature
-    logp_fn = jax.jit(make_logprob_fn(graphdef, P, T))
+    G_shared = h.group_size if h.share_prompt else 1  # rows per prompt pass in the trainer's forwards
+    logp_fn = jax.jit(make_logprob_fn(graphdef, P, T, G_shared))
     on_policy = h.updates_per_step == 1  # π_old is the differentiated policy: no separate old pass
-    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T, on_policy),
+    update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T, on_policy, G_shared),
                         out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / stage) or [{}])[-1]  # a finished run reports its last logged step
     bar = tqdm(range(start, g.steps), initial=start, total=g.steps, desc=stage,
