@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/completion_projection.py
 	$(BIN)/python bench/malloc_hugepages.py
+	$(BIN)/python bench/shared_prompt.py
 
 clean:
 	rm -rf $(VENV)

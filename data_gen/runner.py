@@ -47,15 +47,15 @@ class RunResult:
 def parse_source(spec: str) -> dict[str, Any]:
     kind, _, rest = spec.partition(":")
     parts = rest.split(":") if rest else []
-    if kind == "builtin" and not parts:
-        return {"kind": "builtin"}
+    if kind == "builtin" and len(parts) <= 1:
+        return {"kind": "builtin", "name": parts[0] if parts else ""}
     if kind == "jsonl" and parts:
         return {"kind": "jsonl", "path": parts[0], "text_field": parts[1] if len(parts) > 1 else "text"}
     if kind == "tfds" and 3 <= len(parts) <= 5:
         return {"kind": "tfds", "name": parts[0], "split": parts[1], "text_field": parts[2],
                 "limit": int(parts[3]) if len(parts) > 3 and parts[3] else 1000,
                 "data_dir": parts[4] if len(parts) > 4 else None}
-    raise SeedError(f"seed source {spec!r}: expected builtin, jsonl:PATH[:FIELD] or "
+    raise SeedError(f"seed source {spec!r}: expected builtin[:SET], jsonl:PATH[:FIELD] or "
                     "tfds:NAME:SPLIT:FIELD[:LIMIT[:DATA_DIR]]")
 
 

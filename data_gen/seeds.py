@@ -27,13 +27,26 @@ class SeedQuery:
     slots: tuple[str, ...] = ()
 
 
-def load_builtin(path: pathlib.Path = BUILTIN_PATH) -> list[SeedQuery]:
+def builtin_sets() -> list[str]:
+    """Names of the seed sets shipped beside this module: "" (seed_queries.json) and each NAME of a
+    seed_queries_NAME.json."""
+    return sorted("" if p.stem == BUILTIN_PATH.stem else p.stem[len(BUILTIN_PATH.stem) + 1:]
+                  for p in BUILTIN_PATH.parent.glob(f"{BUILTIN_PATH.stem}*.json"))
+
+
+def load_builtin(name: str = "") -> list[SeedQuery]:
+    """A shipped seed set: templates x fills, each fill the query's slots. `name` "" is the main set
+    (ids builtin-TTT-F); "extra" is seed_queries_extra.json (ids builtin_extra-TTT-F), and so on."""
+    if name not in builtin_sets():
+        raise SeedError(f"no built-in seed set {name!r}; shipped: {', '.join(map(repr, builtin_sets()))}")
+    path = BUILTIN_PATH.with_name(f"{BUILTIN_PATH.stem}_{name}.json") if name else BUILTIN_PATH
+    source = f"builtin_{name}" if name else "builtin"
     raw = json.loads(path.read_text(encoding="utf-8"))
     seeds = []
     for ti, tpl in enumerate(raw["templates"]):
         for fi, fill in enumerate(tpl["fills"]):
             text = tpl["template"].format(*fill)
-            seeds.append(SeedQuery(f"builtin-{ti:03d}-{fi}", "builtin", text, tpl["category"],
+            seeds.append(SeedQuery(f"{source}-{ti:03d}-{fi}", source, text, tpl["category"],
                                    tpl["domain"], tpl["scenario"], tuple(fill)))
     return seeds
 
@@ -88,7 +101,7 @@ def load_sources(sources: list[dict]) -> list[SeedQuery]:
     for src in sources:
         kind = src.get("kind")
         if kind == "builtin":
-            seeds += load_builtin()
+            seeds += load_builtin(src.get("name", ""))
         elif kind == "jsonl":
             seeds += load_jsonl(src["path"], src.get("text_field", "text"))
         elif kind == "tfds":

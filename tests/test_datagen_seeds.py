@@ -18,6 +18,22 @@ def test_builtin_set():
     assert all(s.slots and all(x in s.text for x in s.slots) for s in seeds)
 
 
+def test_extra_builtin_set_adds_new_queries():
+    from data_gen.runner import parse_source
+    from data_gen.seeds import builtin_sets, load_sources
+    main, extra = load_builtin(), load_builtin("extra")
+    assert set(builtin_sets()) >= {"", "extra"}
+    assert len(extra) >= 450 and all(s.id.startswith("builtin_extra-") and s.source == "builtin_extra" for s in extra)
+    assert all(s.slots and all(x in s.text for x in s.slots) for s in extra)
+    assert not {s.text for s in main} & {s.text for s in extra}  # new queries, not copies
+    both = load_sources([parse_source("builtin"), parse_source("builtin:extra")])
+    assert len(both) == len({s.id for s in both}) == len(main) + len(extra)
+    with pytest.raises(SeedError, match="no built-in seed set 'nope'; shipped: '', 'extra'"):
+        load_sources([parse_source("builtin:nope")])
+    with pytest.raises(SeedError, match="expected builtin"):
+        parse_source("builtin:a:b")
+
+
 def test_jsonl_source_and_errors(tmp_path):
     good = tmp_path / "s.jsonl"
     good.write_text('{"text": "How do tides work?", "id": "t1"}\n\n{"text": "Sort a list", "slots": ["a list"]}\n')
