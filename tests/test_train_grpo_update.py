@@ -107,24 +107,3 @@ def test_shared_prompt_forward_rejects_partial_groups():
     (graphdef, tr, rngs, frozen), P, tokens, valid, mask, out = _rollouts()
     with pytest.raises(ValueError, match="6 rows are not whole groups of G=4"):
         make_logprob_fn(graphdef, P, T, group_size=4)(tr, rngs, frozen, tokens[:6], valid[:6])
-
-
-def test_rollouts_on_the_merged_policy_match_the_live_adapters():
-    from personax.train.grpo_run import merged_for_sampling
-    model = DecoderLM(get_config("tiny"), nnx.Rngs(0))
-    apply_lora(model, LoRAConfig(rank=4), nnx.Rngs(1))
-    graphdef, tr, rngs, frozen = split_for_training(model)
-    tr = jax.tree.map(lambda x: x + 0.05, tr)  # B ≠ 0: the adapters change the function
-    prompts, valid = left_pad([[5, 6, 7, 8], [9, 10]])
-    params = SamplingParams(max_new_tokens=6, greedy=True, num_samples=2)
-    live = generate(*nnx.split(nnx.merge(graphdef, tr, rngs, frozen)), prompts, valid, jax.random.key(0), params)
-    merged_graphdef, merged = merged_for_sampling(graphdef, tr, rngs, frozen)
-    out = generate(merged_graphdef, merged, prompts, valid, jax.random.key(0), params)
-    np.testing.assert_array_equal(out.tokens_NxM, live.tokens_NxM)
-    np.testing.assert_allclose(out.logprobs_NxM, live.logprobs_NxM, atol=1e-5)
-    from personax.models.lora import has_lora
-    assert not has_lora(nnx.merge(merged_graphdef, merged))  # folded, in a copy only:
-    assert has_lora(nnx.merge(graphdef, tr, rngs, frozen))
-    base = DecoderLM(get_config("tiny"), nnx.Rngs(0))  # and the folding is not a no-op
-    plain = generate(*nnx.split(base), prompts, valid, jax.random.key(0), params)
-    assert not np.allclose(plain.logprobs_NxM, out.logprobs_NxM)

@@ -18,7 +18,6 @@ def get_grpo_config() -> config_dict.ConfigDict:
     c.sampling.top_p = 0.9
     c.sampling.top_k = 0  # off
     c.sampling.max_new_tokens = 512
-    c.sampling.merge_adapters = True  # rollouts on a copy with the LoRA adapters folded in
 
     c.batch = config_dict.ConfigDict()
     c.batch.prompts_per_step = 1  # the reference trains on one state per step

@@ -15,12 +15,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from flax import nnx
 from tqdm import tqdm
 
 from personax.data.pipeline import PipelineConfig, build_pipeline
 from personax.data.policy_io import count_statuses
-from personax.models.lora import merge_lora
 from personax.rewards import build_deployed, build_judges, reward_context, reward_fn, rollout_batch
 from personax.rewards.learned import build_scorer
 from personax.rl.advantages import compute_advantages
@@ -103,8 +101,8 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         t0 = time.perf_counter()
         batch = next(it)
         prompts, prompt_mask = batch["prompt_tokens"], batch["prompt_mask"].astype(bool)
-        sample_model = merged_for_sampling if g.sampling.merge_adapters else _whole
-        out = generate(*sample_model(graphdef, trainable, rngs, frozen), *put_global(mesh, (prompts, prompt_mask)),
+        full_graphdef, full_state = _whole(graphdef, trainable, rngs, frozen)
+        out = generate(full_graphdef, full_state, *put_global(mesh, (prompts, prompt_mask)),
                        jax.random.fold_in(key, step), sampling)
         out = to_numpy(out)
         tokens_NxM, lengths_N = out.tokens_NxM, out.lengths_N
@@ -189,16 +187,8 @@ def _global_rewards(R_mine, components_mine: dict, metrics_mine: dict, rollouts)
 
 
 def _whole(graphdef, trainable, rngs, frozen):
+    from flax import nnx
     return nnx.split(nnx.merge(graphdef, trainable, rngs, frozen))
-
-
-def merged_for_sampling(graphdef, trainable, rngs, frozen):
-    """(graphdef, state) of the policy with its LoRA adapters folded into the base kernels (a copy; the
-    trainer's state is untouched): the sampler then runs one matmul per projection instead of the
-    base one plus two rank-r ones. Same function up to float rounding (bench/merged_rollout.py)."""
-    model = nnx.merge(graphdef, trainable, rngs, frozen)
-    merge_lora(model)
-    return nnx.split(model)
 
 
 def _table(rollouts, R_N, n: int) -> str:
