@@ -26,17 +26,12 @@ def main() -> None:
     ap.add_argument("--completion", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    from personax.models.hub import load
-    from personax.models.lora import LoRAConfig, apply_lora
     from personax.models.transformer import causal_mask, positions_from_valid
     from personax.train.grpo import completion_logprobs
     from personax.train.losses import token_logprobs
     from personax.train.sft import make_sft_step
-    from personax.train.step import split_for_training
 
-    model, _, _ = load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
-    apply_lora(model, LoRAConfig(rank=16, alpha=32.0), nnx.Rngs(0))
-    graphdef, trainable, rngs, frozen = split_for_training(model)
+    graphdef, trainable, rngs, frozen = common.smollm2_lora()
     T, C = a.seq_len, a.completion
     tokens_1xT = jnp.asarray(np.random.default_rng(0).integers(1, 40000, (1, T)), jnp.int32)
     valid_1xT = jnp.ones((1, T), bool)

@@ -30,16 +30,11 @@ def child(steps: int) -> None:
     import jax.numpy as jnp
     import numpy as np
     import optax
-    from flax import nnx
 
-    from personax.models.hub import load
-    from personax.models.lora import LoRAConfig, apply_lora
     from personax.train.sft import make_sft_step
-    from personax.train.step import split_for_training
+    from speed_common import smollm2_lora
 
-    model, _, _ = load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
-    apply_lora(model, LoRAConfig(rank=16, alpha=32.0), nnx.Rngs(0))
-    graphdef, trainable, rngs, frozen = split_for_training(model)
+    graphdef, trainable, rngs, frozen = smollm2_lora()
     T, C = 1024, 256
     batch = {"tokens": jnp.asarray(np.random.default_rng(0).integers(1, 40000, (1, T)), jnp.int32),
              "positions": jnp.arange(T, dtype=jnp.int32)[None], "segment_ids": jnp.ones((1, T), jnp.int32),

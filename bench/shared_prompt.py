@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
 
 import speed_common as common
 
@@ -29,15 +28,10 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    from personax.models.hub import load
-    from personax.models.lora import LoRAConfig, apply_lora
     from personax.rl.loss import LossConfig
     from personax.train.grpo import make_grpo_update
-    from personax.train.step import split_for_training
 
-    model, _, _ = load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
-    apply_lora(model, LoRAConfig(rank=16, alpha=32.0), nnx.Rngs(0))
-    graphdef, trainable, rngs, frozen = split_for_training(model)
+    graphdef, trainable, rngs, frozen = common.smollm2_lora()
     trainable = jax.tree.map(lambda x: x + 0.01, trainable)  # B ≠ 0: the adapters carry gradient both ways
     P, M, G = a.prompt_len, a.new_tokens, a.group
     rng = np.random.default_rng(0)

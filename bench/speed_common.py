@@ -77,3 +77,17 @@ def length_reward(completions: list[str]) -> list[float]:
     """A trivial, nearly free reward (characters of the completion / 100): it varies across a group,
     so advantages are nonzero and the update does real work, while costing no model time."""
     return [len(c) / 100.0 for c in completions]
+
+
+def smollm2_lora(rank: int = 16, alpha: float = 32.0):
+    """SmolLM2-135M-Instruct (f32) with LoRA on every projection, split for training:
+    (graphdef, trainable, rngs, frozen)."""
+    from flax import nnx
+
+    from personax.models.hub import load
+    from personax.models.lora import LoRAConfig, apply_lora
+    from personax.train.step import split_for_training
+
+    model, _, _ = load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
+    apply_lora(model, LoRAConfig(rank=rank, alpha=alpha), nnx.Rngs(0))
+    return split_for_training(model)
