@@ -21,8 +21,10 @@ the task-reward-only GRPO and the no-profile SFT -> GRPO stages (roughly doubles
 
 Time, measured 2026-11-30 on the 2-core box (workdir/smollm2_v5): data 4 s; SFT 59 min (~21 s a step,
 run with `loss_positions=0`, which bench/completion_projection.py measures 14% slower a step); GRPO
-4.4 min a step (rollout ~85 s, update ~175 s: 26 min); evaluation of the 10 methods ~25 min, robustness
-sweeps ~15 min. About 2h in all.
+4.4 min a step (rollout ~85 s, update ~175 s: 26 min) with the per-row update of that run; the
+shared-prompt update now configured (`grpo.batch.share_prompt`, the same update) takes ~0.3 of
+that (bench/shared_prompt.py), so ~2.4 min a step; evaluation of the 10 methods ~25 min, robustness
+sweeps ~15 min. About 1h50m in all.
 Measured result (docs/training.md, "Measured: smollm2_cpu"): held-out sim personalization (1-10)
 original 1.44, zero-shot 1.06, SFT 1.62 [1.25, 2.02], GRPO 1.99 [1.54, 2.44]; task 3.31 -> 9.55 -> 5.58
 (original 10); full history in context 3.09, retrieval 3.11, oracle 9.24. Zero-shot -> SFT rises beyond
@@ -54,7 +56,8 @@ def get_config(arg: str = ""):
     c.rewards.weights.update(dict(profile=0.3, task_pairwise=0.3, sim_personalization=0.4))
     c.grpo.loss.beta = 0.0  # no reference pass: a fifth of the update's compute on this budget
     c.grpo.sampling.max_new_tokens = 176  # the SFT targets: median 104 tokens, 97% under 160
-    c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=8, micro_batch_size=2))
+    c.grpo.batch.update(dict(prompts_per_step=2, group_size=4, mini_batch_size=8, micro_batch_size=4,
+                             share_prompt=True))  # one prompt pass a group: same update, ~1/3 the time
     c.eval.robustness.update(dict(
         enabled=True, methods=("original", "full_history", "full_history_reminder", "profile_summary", "ppopt_grpo"),
         max_examples=12, noise_rates=(0.0, 0.5, 1.0), sessions=(1, 2), express_scales=(0.5, 1.0, 3.0)))
