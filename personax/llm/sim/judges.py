@@ -71,19 +71,19 @@ class SimJudges:
         found = [Ask(d, v, 1.0, m.start(), m.end()) for (d, v), p in patterns.items() for m in p.finditer(profile)]
         return {(a.dim, a.value) for a in outermost(found)}
 
-    def _gradable(self, persona: dict[str, str]) -> list[str]:
+    def gradable(self, persona: dict[str, str]) -> list[str]:
         gradable = sorted(d for d in persona if d in self.constraint_dims)
         if not gradable:
             raise ValueError(f"sim personalization judge: persona has none of the gradable constraint "
                              f"traits {sorted(self.constraint_dims)}; got dims {sorted(persona)}")
         return gradable
 
-    def _same_phrase(self, dim: str, value: str, truth: str) -> bool:
+    def same_phrase(self, dim: str, value: str, truth: str) -> bool:
         phrase = self.world.traits[dim].phrase
         return phrase(value).lower() == phrase(truth).lower()
 
     def personalization_share(self, persona: dict[str, str], answer: str) -> float:
-        gradable = self._gradable(persona)
+        gradable = self.gradable(persona)
         right = wrong = 0
         for label, phrase in {(m[0].strip().lower(), m[1].strip().lower()) for m in _MARKER.findall(answer)}:
             dim = self._dim_of_label.get(label)
@@ -99,8 +99,8 @@ class SimJudges:
         sim deployed model weighs (`SimDeployed.follow_odds`): a right value adds its reliability, a
         wrong one subtracts it. In [−1, 1]; unlike the sampled share there is no floor at 0, so a
         wrong instruction costs even when nothing right is asked."""
-        gradable = self._gradable(persona)
-        net = sum(ask.reliability * (1 if self._same_phrase(dim, ask.value, persona[dim]) else -1)
+        gradable = self.gradable(persona)
+        net = sum(ask.reliability * (1 if self.same_phrase(dim, ask.value, persona[dim]) else -1)
                   for dim, ask in asks.items() if dim in gradable)
         return net / len(gradable)
 

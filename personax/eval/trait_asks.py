@@ -1,0 +1,89 @@
+"""Which traits the state shows does each method's prompt ask for (sim world only).
+
+Per method, over an evaluation's held-out items: every gradable trait of the persona whose right
+value the state itself voices (a cue in the history or the query, as `SimDeployed.follow_odds`
+reads the full-history prompt) is counted as asked in a reliable phrasing (the sim deployed model
+follows it with probability >= 0.7), asked weakly (a user cue or a weak phrasing, ~0.4-0.5), asked
+with a wrong value, or not asked. A rewriter beats the history baselines by turning weak cues into
+reliable asks without dropping any.
+
+    python -m personax.eval.trait_asks WORKDIR   # reads WORKDIR/report/items.jsonl, WORKDIR/data/ppopt/eval.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import pathlib
+from typing import Iterable, Mapping
+
+from personax.data.examples import PPOptExample
+from personax.eval.history import render_history
+from personax.llm.sim.deployed import SimDeployed
+from personax.llm.sim.judges import SimJudges
+
+RELIABLE = 0.7
+KINDS = ("reliable", "weak", "wrong", "missing")
+
+
+def evidenced(deployed: SimDeployed, judges: SimJudges, example: PPOptExample) -> list[str]:
+    """The persona's gradable traits whose right value the state (history + query) asks for."""
+    asks = deployed.follow_odds(render_history(example.history_texts) + "\n" + example.original_query)
+    persona = example.persona
+    return [d for d in judges.gradable(persona) if d in asks and judges.same_phrase(d, asks[d].value, persona[d])]
+
+
+def classify(deployed: SimDeployed, judges: SimJudges, persona: Mapping[str, str], dims: Iterable[str],
+             prompt: str) -> collections.Counter:
+    asks, counts = deployed.follow_odds(prompt), collections.Counter()
+    for dim in dims:
+        ask = asks.get(dim)
+        if ask is None:
+            counts["missing"] += 1
+        elif not judges.same_phrase(dim, ask.value, persona[dim]):
+            counts["wrong"] += 1
+        else:
+            counts["reliable" if ask.reliability >= RELIABLE else "weak"] += 1
+    return counts
+
+
+def count_asks(items: Iterable[dict], examples: Iterable[PPOptExample]) -> dict[str, collections.Counter]:
+    """method -> counts of KINDS over its items (rows of an evaluation's items.jsonl)."""
+    deployed, judges = SimDeployed(), SimJudges()
+    by_state = {e.state_id: e for e in examples}
+    shown: dict[str, list[str]] = {}
+    out: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for item in items:
+        example = by_state.get(item["state_id"])
+        if example is None:
+            raise KeyError(f"trait_asks: item of {item.get('method')!r} names state {item['state_id']!r}, "
+                           f"which is not among the {len(by_state)} held-out examples")
+        if example.state_id not in shown:
+            shown[example.state_id] = evidenced(deployed, judges, example)
+        out[item["method"]] += classify(deployed, judges, example.persona, shown[example.state_id], item["prompt"])
+    return dict(out)
+
+
+def table(counts: Mapping[str, collections.Counter]) -> str:
+    rows = ["| method | " + " | ".join(KINDS) + " |", "|---|" + "---|" * len(KINDS)]
+    rows += [f"| {m} | " + " | ".join(str(c[k]) for k in KINDS) + " |" for m, c in counts.items()]
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from personax.train.sft_run import read_examples
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workdir", type=pathlib.Path)
+    a = ap.parse_args(argv)
+    items_path = a.workdir / "report" / "items.jsonl"
+    if not items_path.is_file():
+        raise SystemExit(f"trait_asks: no {items_path}; run `personax eval` on this workdir first")
+    items = [json.loads(line) for line in items_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    examples = read_examples(a.workdir / "data" / "ppopt" / "eval.jsonl")
+    # Every item whose prompt reached the deployed model (a policy's fallback sends the original query).
+    print(table(count_asks((i for i in items if isinstance(i.get("prompt"), str)), examples)))
+
+
+if __name__ == "__main__":
+    main()
