@@ -4,6 +4,7 @@ import pytest
 from data_gen.runner import parse_source
 from data_gen.seeds import load_sources
 from personax.configfile import load_config
+from personax.data.build import parse_sizes
 from personax.rl.config import batch_hierarchy, loss_config
 
 
@@ -16,8 +17,7 @@ def test_variants_build_valid_hierarchies_and_have_seeds_enough(variant):
     d = cfg.data.datagen
     seeds = load_sources([parse_source(s) for s in d.seed_sources])
     assert d.num_personas * d.conversations_per_persona <= len(seeds)
-    sizes = dict(part.split("=") for part in cfg.data.splits.split(","))
-    assert sum(int(v) for v in sizes.values()) == d.num_personas
+    assert sum(parse_sizes(cfg.data.splits).values()) == d.num_personas
 
 
 def test_unknown_variant_is_named():

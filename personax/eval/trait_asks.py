@@ -1,8 +1,8 @@
 """Which traits the state shows does each method's prompt ask for (sim world only).
 
 Per method, over an evaluation's held-out items: every gradable trait of the persona whose right
-value the state itself voices (a cue in the history or the query, as `SimDeployed.follow_odds`
-reads the full-history prompt) is counted as asked in a reliable phrasing (the sim deployed model
+value the state itself voices (what `SimDeployed.follow_odds` reads in the full_history baseline's
+prompt: a cue in the history or the query) is counted as asked in a reliable phrasing (the sim deployed model
 follows it with probability >= 0.7), asked weakly (a user cue or a weak phrasing, ~0.4-0.5), asked
 with a wrong value, or not asked. A rewriter beats the history baselines by turning weak cues into
 reliable asks without dropping any.
@@ -18,7 +18,7 @@ import pathlib
 from typing import Iterable, Mapping
 
 from personax.data.examples import PPOptExample
-from personax.eval.history import render_history
+from personax.eval.methods import with_history
 from personax.llm.sim.deployed import SimDeployed
 from personax.llm.sim.judges import SimJudges
 
@@ -28,7 +28,7 @@ KINDS = ("reliable", "weak", "wrong", "missing")
 
 def evidenced(deployed: SimDeployed, judges: SimJudges, example: PPOptExample) -> list[str]:
     """The persona's gradable traits whose right value the state (history + query) asks for."""
-    asks = deployed.follow_odds(render_history(example.history_texts) + "\n" + example.original_query)
+    asks = deployed.follow_odds(with_history(example))
     persona = example.persona
     return [d for d in judges.gradable(persona) if d in asks and judges.same_phrase(d, asks[d].value, persona[d])]
 
