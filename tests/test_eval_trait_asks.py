@@ -29,6 +29,17 @@ def test_counts_each_kind_of_ask_for_the_voiced_trait_only():
         "reliable": {"reliable": 1}, "cue": {"weak": 1}, "wrong": {"wrong": 1}, "none": {"missing": 1}}
 
 
+def test_by_profile_splits_policy_items_by_whether_the_profile_states_the_trait():
+    q = "Explain how a refrigerator works."
+    items = _items() + [
+        {"method": "ppopt", "state_id": "s1", "prompt": q, "extra": {"profile": "they wrote it, so length: brief"}},
+        {"method": "ppopt", "state_id": "s1", "prompt": f"{q} Keep the answer brief.",
+         "extra": {"profile": "length: detailed"}}]
+    counts = count_asks(items, [_example()], by_profile=True)
+    assert {m: dict(c) for m, c in counts.items()} == {
+        "ppopt, profile does not": {"reliable": 1}, "ppopt, profile names it": {"missing": 1}}
+
+
 def test_unknown_state_is_named():
     with pytest.raises(KeyError, match="state 'nope'"):
         count_asks([{"method": "m", "state_id": "nope", "prompt": "x"}], [_example()])
@@ -42,5 +53,6 @@ def test_cli_prints_a_table_from_a_workdir(tmp_path, capsys):
     main([str(tmp_path)])
     out = capsys.readouterr().out
     assert "| reliable | 1 | 0 | 0 | 0 |" in out and "| none | 0 | 0 | 0 | 1 |" in out
+    assert "profile states the trait" in out
     with pytest.raises(SystemExit, match="no .*items.jsonl"):
         main([str(tmp_path / "missing")])

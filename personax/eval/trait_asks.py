@@ -5,7 +5,9 @@ value the state itself voices (what `SimDeployed.follow_odds` reads in the full_
 prompt: a cue in the history or the query) is counted as asked in a reliable phrasing (the sim deployed model
 follows it with probability >= 0.7), asked weakly (a user cue or a weak phrasing, ~0.4-0.5), asked
 with a wrong value, or not asked. A rewriter beats the history baselines by turning weak cues into
-reliable asks without dropping any.
+reliable asks without dropping any. A second table splits the PPOpt stages' counts by whether the
+policy's own profile states the trait ("label: value", as the teacher writes it): a trait lost with
+the profile naming it was lost in writing the rewrite, the rest in reading the history.
 
     python -m personax.eval.trait_asks WORKDIR   # reads WORKDIR/report/items.jsonl, WORKDIR/data/ppopt/eval.jsonl
 """
@@ -47,8 +49,17 @@ def classify(deployed: SimDeployed, judges: SimJudges, persona: Mapping[str, str
     return counts
 
 
-def count_asks(items: Iterable[dict], examples: Iterable[PPOptExample]) -> dict[str, collections.Counter]:
-    """method -> counts of KINDS over its items (rows of an evaluation's items.jsonl)."""
+def names_in_profile(judges: SimJudges, dim: str, value: str, profile: str) -> bool:
+    """Whether a profile states the trait as the teacher writes it ("label: value")."""
+    trait = judges.world.traits[dim]
+    return f"{trait.label}: {trait.phrase(value)}".lower() in profile.lower()
+
+
+def count_asks(items: Iterable[dict], examples: Iterable[PPOptExample], by_profile: bool = False
+               ) -> dict[str, collections.Counter]:
+    """method -> counts of KINDS over its items (rows of an evaluation's items.jsonl). With
+    `by_profile`, only the items with a profile (the PPOpt stages) count, each trait under
+    "METHOD, profile names it" or "METHOD, profile does not": reading the history vs writing the ask."""
     deployed, judges = SimDeployed(), SimJudges()
     by_state = {e.state_id: e for e in examples}
     shown: dict[str, list[str]] = {}
@@ -60,8 +71,17 @@ def count_asks(items: Iterable[dict], examples: Iterable[PPOptExample]) -> dict[
                            f"which is not among the {len(by_state)} held-out examples")
         if example.state_id not in shown:
             shown[example.state_id] = evidenced(deployed, judges, example)
-        out[item["method"]] += classify(deployed, judges, example.persona, shown[example.state_id], item["prompt"])
-    return dict(out)
+        dims, persona = shown[example.state_id], example.persona
+        if not by_profile:
+            out[item["method"]] += classify(deployed, judges, persona, dims, item["prompt"])
+            continue
+        profile = (item.get("extra") or {}).get("profile")
+        if not isinstance(profile, str):
+            continue
+        for dim in dims:
+            named = "names it" if names_in_profile(judges, dim, persona[dim], profile) else "does not"
+            out[f"{item['method']}, profile {named}"] += classify(deployed, judges, persona, [dim], item["prompt"])
+    return dict(sorted(out.items()) if by_profile else out)
 
 
 def table(counts: Mapping[str, collections.Counter]) -> str:
@@ -82,7 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     items = [json.loads(line) for line in items_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     examples = read_examples(a.workdir / "data" / "ppopt" / "eval.jsonl")
     # Every item whose prompt reached the deployed model (a policy's fallback sends the original query).
-    print(table(count_asks((i for i in items if isinstance(i.get("prompt"), str)), examples)))
+    sent = [i for i in items if isinstance(i.get("prompt"), str)]
+    print(table(count_asks(sent, examples)))
+    print("\nPPOpt stages, by whether the profile states the trait (\"label: value\", as the teacher does):\n")
+    print(table(count_asks(sent, examples, by_profile=True)))
 
 
 if __name__ == "__main__":
