@@ -100,9 +100,29 @@ def test_data_stage_refuses_a_rerun_under_other_data_settings(tmp_path):
     first = run_data(cfg, tmp_path)
     before = first["sft"].read_bytes()
     assert run_data(cfg, tmp_path) == first and first["sft"].read_bytes() == before  # done: skipped
+    record = tmp_path / "data" / "ppopt" / "data_config.json"
+    saved = json.loads(record.read_text())
+    assert saved["data"].pop("teacher_best_of") == 1  # a record from before the setting existed ...
+    record.write_text(json.dumps(saved))
+    assert run_data(cfg, tmp_path) == first  # ... was built with its default
+    cfg.data.teacher_best_of = 4
+    with pytest.raises(ValueError, match=r"data\.teacher_best_of differ"):
+        run_data(cfg, tmp_path)
+    cfg.data.teacher_best_of = 1
     cfg.data.states_per_persona = 2
     cfg.data.datagen.sim.express_scale = 3.0
     with pytest.raises(ValueError, match=r"data\.states_per_persona, datagen\.express_scale differ"):
         run_data(cfg, tmp_path)
     (tmp_path / "data" / "ppopt" / "data_config.json").unlink()  # splits from before the record: accepted
     assert run_data(cfg, tmp_path) == first
+
+
+def test_best_of_needs_the_sim_teacher(tmp_path, capsys):
+    from personax.train.data_stage import _teacher
+    from personax.train.experiment import experiment
+    cfg = experiment()
+    cfg.data.teacher, cfg.data.teacher_best_of = "hosted", 2
+    with pytest.raises(ValueError, match="teacher_best_of=2 needs data.teacher='sim'"):
+        _teacher(cfg.data, 0)
+    assert main(["data", "build", "x.jsonl", "--out", str(tmp_path), "--teacher-best-of", "2"]) == 2
+    assert "--teacher-best-of 2 needs --teacher sim" in capsys.readouterr().err

@@ -124,6 +124,25 @@ def test_teacher_is_imperfect_but_deterministic():
     assert 0 < sum(kept) / len(labels) < len(strong)  # misses some, weak phrasings for others
 
 
+def test_best_of_keeps_the_draw_the_deployed_model_follows_best():
+    import pytest
+    from personax.llm.sim.deployed import SimDeployed
+    from personax.llm.sim.judges import SimJudges
+    history = ["User: In a table please. Keep it brief. Please cite your sources. Be warm with me. My grandchildren."]
+    single, best = SimTeacher(), SimTeacher(best_of=4)
+    deployed, judges = SimDeployed(), SimJudges()
+    share = lambda label: judges.expected_personalization_share(PERSONA, deployed.follow_odds(label.optimized_query))  # noqa: E731
+    queries = [f"Question number {i}?" for i in range(30)]
+    for q in queries[:5]:
+        draws = [single.draw(PERSONA, history, q, i) for i in range(4)]
+        assert draws[0] == single.label(PERSONA, history, q)  # draw 0 is the single-draw label
+        assert share(best.label(PERSONA, history, q)) == max(map(share, draws))
+    mean = lambda t: sum(share(t.label(PERSONA, history, q)) for q in queries) / len(queries)  # noqa: E731
+    assert mean(best) > mean(single) + 0.05
+    with pytest.raises(ValueError, match="best_of must be >= 1"):
+        SimTeacher(best_of=0)
+
+
 def test_message_length_band():
     assert message_length_band(["User: " + "word " * 30]) == "short"
     assert message_length_band(["no user lines"]) is None

@@ -19,8 +19,11 @@ from personax.data.build import build_dataset, parse_sizes
 def _teacher(c: ml_collections.ConfigDict, seed: int):
     if c.teacher == "sim":
         from personax.llm.sim.teacher import SimTeacher
-        return SimTeacher(seed=seed)
+        return SimTeacher(seed=seed, best_of=c.teacher_best_of)
     if c.teacher == "hosted":
+        if c.teacher_best_of != 1:
+            raise ValueError(f"data.teacher_best_of={c.teacher_best_of} needs data.teacher='sim': a hosted "
+                             "teacher's labels have no privileged score here to pick the best by")
         from personax.data.teacher import LLMTeacher
         from personax.llm.config import make_chat_client
         return LLMTeacher(make_chat_client(c.teacher_role), c.teacher_role.models[0][0])
@@ -31,6 +34,8 @@ def split_paths(workdir: pathlib.Path, c: ml_collections.ConfigDict) -> dict[str
     return {name: workdir / "data" / "ppopt" / f"{name}.jsonl" for name in parse_sizes(c.splits)}
 
 
+# Content settings added after workdirs were built: a saved file without one was built with this value.
+ADDED_LATER = {"teacher_best_of": 1}
 # The datagen settings that change which conversations are generated (not how fast or where).
 CONTENT_KEYS = ("seed", "num_personas", "conversations_per_persona", "sampler", "seed_sources", "turns",
                 "full_transfer_prob", "distractor")
@@ -39,7 +44,7 @@ CONTENT_KEYS = ("seed", "num_personas", "conversations_per_persona", "sampler", 
 def content_settings(cfg: ml_collections.ConfigDict) -> dict:
     c = cfg.data
     gen = {k: c.datagen[k] for k in CONTENT_KEYS} | {"express_scale": c.datagen.sim.express_scale}
-    data = {k: c[k] for k in ("splits", "max_history", "states_per_persona", "teacher")}
+    data = {k: c[k] for k in ("splits", "max_history", "states_per_persona", "teacher", "teacher_best_of")}
     plain = lambda v: v.to_dict() if isinstance(v, ml_collections.ConfigDict) else v  # noqa: E731
     settings = {"seed": cfg.seed, "data": data, "datagen": {k: plain(v) for k, v in gen.items()}}
     return json.loads(json.dumps(settings))  # tuples as lists: comparable with the saved JSON
@@ -51,7 +56,8 @@ def _check_settings(path: pathlib.Path, cfg: ml_collections.ConfigDict) -> None:
     saved, now = json.loads(path.read_text(encoding="utf-8")), content_settings(cfg)
     changed = [] if saved.get("seed") == now["seed"] else ["seed"]
     for part in ("data", "datagen"):
-        changed += [f"{part}.{k}" for k in now[part] if saved.get(part, {}).get(k) != now[part][k]]
+        changed += [f"{part}.{k}" for k in now[part]
+                    if saved.get(part, {}).get(k, ADDED_LATER.get(k)) != now[part][k]]
     if changed:
         raise ValueError(f"{path.parent} was built with other data settings ({', '.join(changed)} differ); "
                          "use a new --workdir, or restore the settings it was built with")

@@ -9,7 +9,10 @@ span it can see, then maps it, instead of naming a trait first and inventing its
 
 Imperfect on purpose, like an LLM teacher: each evidenced trait is missed with `miss_prob`, and
 with `weak_phrasing_prob` a less reliable phrasing is used (world.json ranks the phrasings by
-how reliably the sim deployed model follows them).
+how reliably the sim deployed model follows them). With `best_of` K > 1 it draws K labels and keeps
+the one whose rewrite the sim deployed model would follow best for the true persona (the expected
+personalization share, `SimJudges.expected_personalization_share`; the first draw on ties): rejection
+sampling of the teacher against a privileged score, so fewer visible traits go unnamed in the targets.
 """
 from __future__ import annotations
 
@@ -57,15 +60,30 @@ def message_length_band(history_texts: list[str]) -> str | None:
 
 class SimTeacher:
     def __init__(self, seed: int = 0, world: World | None = None, miss_prob: float | None = None,
-                 weak_phrasing_prob: float | None = None):
-        self.seed, self.world = seed, world or load_world()
+                 weak_phrasing_prob: float | None = None, best_of: int = 1):
+        if best_of < 1:
+            raise ValueError(f"best_of must be >= 1, got {best_of}")
+        self.seed, self.world, self.best_of = seed, world or load_world(), best_of
         cfg = self.world["teacher"]
         self.miss_prob = cfg["miss_prob"] if miss_prob is None else miss_prob
         self.weak_prob = cfg["weak_phrasing_prob"] if weak_phrasing_prob is None else weak_phrasing_prob
         self.max_traits = cfg["max_traits"]
+        if best_of > 1:
+            from personax.llm.sim.deployed import SimDeployed
+            from personax.llm.sim.judges import SimJudges
+            self._deployed, self._judges = SimDeployed(seed, self.world), SimJudges(self.world)
 
     def label(self, persona: dict[str, str], history_texts: list[str], query: str) -> TeacherLabel:
-        rng = derive(self.seed, "teacher", query, *history_texts)
+        labels = [self.draw(persona, history_texts, query, i) for i in range(self.best_of)]
+        if len(labels) == 1:
+            return labels[0]
+        return max(labels, key=lambda label: self._judges.expected_personalization_share(
+            persona, self._deployed.follow_odds(label.optimized_query)))
+
+    def draw(self, persona: dict[str, str], history_texts: list[str], query: str, index: int = 0) -> TeacherLabel:
+        """One label; each `index` has its own misses and phrasings (index 0: the single-draw label)."""
+        keys = ("teacher", query) if index == 0 else ("teacher", index, query)
+        rng = derive(self.seed, *keys, *history_texts)
         found = evidence(self.world, persona, history_texts)
         kept = [d for d in found if rng.random() >= self.miss_prob][: self.max_traits]
         notes, instructions = [], []
