@@ -99,6 +99,20 @@ def test_prompt_mode_left_pads_and_keeps_the_source_index():
         batches(exs, max_len=32, batch_size=1)
 
 
+def test_prompt_mode_source_index_stays_in_range_when_repeating():
+    exs = [example(i, 3 + i, None) for i in range(5)]
+    for shard_options in (grain.sharding.NoSharding(),
+                          grain.sharding.ShardOptions(shard_index=1, shard_count=2, drop_remainder=True)):
+        ds = build_pipeline(exs, TOK, PipelineConfig(mode="prompt", max_len=32, batch_size=1, seed=3,
+                                                     num_epochs=None), shard_options)
+        it = iter(ds)
+        for _ in range(3 * len(exs)):  # three epochs: each reshuffled, every index a real example
+            b = next(it)
+            idx = int(b["example_index"][0])
+            assert 0 <= idx < len(exs)
+            assert b["prompt_mask"][0].sum() == 6 + 3 + idx + 1 + 11  # the prompt of example idx
+
+
 def test_shards_per_host_are_disjoint_and_equal():
     exs = [example(i, 5, 3) for i in range(10)]
     seen = []

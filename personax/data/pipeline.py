@@ -58,7 +58,10 @@ def build_pipeline(source: Any, tokenizer: ChatTokenizer, config: PipelineConfig
                    ) -> grain.IterDataset:
     c = config
     pad_id = c.pad_id if c.pad_id is not None else int(getattr(tokenizer, "pad_id", 0) or 0)
-    ds = example_dataset(source).map_with_index(lambda i, e: (i, e))
+    ds = example_dataset(source)
+    # A repeated dataset asks its parents for indices past the end (epoch e: e * len + i, so each epoch
+    # reshuffles); the source wraps them, and so must the recorded index.
+    ds = ds.map_with_index(lambda i, e, n=len(ds): (i % n, e))
     ds = shard(ds, shard_options)
     if c.shuffle:
         ds = ds.shuffle(seed=c.seed)
