@@ -117,8 +117,9 @@ def wide_variant(c) -> None:
     evaluation ~30 min without the robustness sweeps. Measured result (docs/training.md, ":wide
     measured"), held-out sim personalization 1-10: zero-shot 1.21, SFT 2.52 [2.01, 3.07], GRPO@12
     3.22 [2.69, 3.81] (task 4.40 -> 10.00 -> 9.78; held-out R 0.085 -> 0.323 -> 0.364); both stage
-    gains beyond their 95% intervals (SFT -> GRPO@12: +0.70 [0.16, 1.33], R +0.041 [0.008, 0.079]).
-    Full history 3.40, retrieval 3.09, oracle 8.56 on the same states. Sim world only.
+    gains beyond their 95% intervals (SFT -> GRPO@12: +0.70 [0.16, 1.33], R +0.041 [0.008, 0.079]);
+    at the configured GRPO@24: 2.98 [2.45, 3.55], +0.46 [-0.16, 1.07], R +0.024 [-0.008, 0.056],
+    inside the intervals. Full history 3.40, retrieval 3.09, oracle 8.56 on the same states. Sim world only.
     """
     long_variant(c)
     c.data.datagen.seed_sources = ("builtin", "builtin:extra")
