@@ -1,6 +1,8 @@
 """The sim world's trait table, sim roles and the sim privileged teacher."""
 import asyncio
 
+import pytest
+
 from data_gen.bank import load_bank
 from data_gen.seeds import load_builtin
 from personax.data.teacher import TeacherLabel
@@ -125,7 +127,6 @@ def test_teacher_is_imperfect_but_deterministic():
 
 
 def test_best_of_keeps_the_draw_the_deployed_model_follows_best():
-    import pytest
     from personax.llm.sim.deployed import SimDeployed
     from personax.llm.sim.judges import SimJudges
     history = ["User: In a table please. Keep it brief. Please cite your sources. Be warm with me. My grandchildren."]

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 
 from personax.data.examples import PPOptExample
 from personax.eval.methods import with_history
-from personax.llm.sim.deployed import SimDeployed
+from personax.llm.sim.deployed import Ask, SimDeployed
 from personax.llm.sim.judges import SimJudges
 
 RELIABLE = 0.7
@@ -35,18 +35,19 @@ def evidenced(deployed: SimDeployed, judges: SimJudges, example: PPOptExample) -
     return [d for d in judges.gradable(persona) if d in asks and judges.same_phrase(d, asks[d].value, persona[d])]
 
 
+def kind(judges: SimJudges, persona: Mapping[str, str], dim: str, ask: Ask | None) -> str:
+    """How a prompt's ask for `dim` (None: no ask) serves the persona: one of KINDS."""
+    if ask is None:
+        return "missing"
+    if not judges.same_phrase(dim, ask.value, persona[dim]):
+        return "wrong"
+    return "reliable" if ask.reliability >= RELIABLE else "weak"
+
+
 def classify(deployed: SimDeployed, judges: SimJudges, persona: Mapping[str, str], dims: Iterable[str],
              prompt: str) -> collections.Counter:
-    asks, counts = deployed.follow_odds(prompt), collections.Counter()
-    for dim in dims:
-        ask = asks.get(dim)
-        if ask is None:
-            counts["missing"] += 1
-        elif not judges.same_phrase(dim, ask.value, persona[dim]):
-            counts["wrong"] += 1
-        else:
-            counts["reliable" if ask.reliability >= RELIABLE else "weak"] += 1
-    return counts
+    asks = deployed.follow_odds(prompt)
+    return collections.Counter(kind(judges, persona, dim, asks.get(dim)) for dim in dims)
 
 
 def names_in_profile(judges: SimJudges, dim: str, value: str, profile: str) -> bool:
@@ -78,9 +79,10 @@ def count_asks(items: Iterable[dict], examples: Iterable[PPOptExample], by_profi
         profile = (item.get("extra") or {}).get("profile")
         if not isinstance(profile, str):
             continue
+        asks = deployed.follow_odds(item["prompt"])
         for dim in dims:
             named = "names it" if names_in_profile(judges, dim, persona[dim], profile) else "does not"
-            out[f"{item['method']}, profile {named}"] += classify(deployed, judges, persona, [dim], item["prompt"])
+            out[f"{item['method']}, profile {named}"][kind(judges, persona, dim, asks.get(dim))] += 1
     return dict(sorted(out.items()) if by_profile else out)
 
 

@@ -31,7 +31,7 @@ def experiment() -> ml_collections.ConfigDict:
     c.data.max_history = 4
     c.data.states_per_persona = 1  # SFT and RL splits: each conversation up to this many a persona is a target once
     c.data.teacher = "sim"  # | "hosted" (then set data.teacher_role, see personax.llm.config.role_config)
-    c.data.teacher_best_of = 1  # sim teacher: K labels a state, the one its rewrite scores best kept (docs/datagen.md)
+    c.data.teacher_best_of = 1  # sim teacher: K labels a state, the one its rewrite scores best kept (docs/data_formats.md)
 
     c.sft = ml_collections.ConfigDict(dict(
         steps=100, batch_size=8, grad_accum=1, max_len=4096, pack=False,
