@@ -67,3 +67,20 @@ def test_no_profile_sft_then_grpo_trains_and_loads(tmp_path):
     load_policy(cfg, tmp_path, "grpo_no_profile")
     with pytest.raises(FileNotFoundError, match="no sft checkpoint"):
         load_policy(cfg, tmp_path, "grpo_task_only")
+
+
+def test_grpo_prompt_states_come_from_the_named_splits_and_never_the_held_out_one(smoke_data):
+    from personax.train.data_stage import split_paths
+    from personax.train.grpo_run import prompt_states
+    cfg = load_config(str(SMOKE))
+    paths = split_paths(smoke_data, cfg.data)
+    rl, sft = read_examples(paths["rl"]), read_examples(paths["sft"])
+    both = prompt_states(paths, ("rl", "sft"), held_out=cfg.eval.split)
+    assert [e.state_id for e in both] == [e.state_id for e in rl + sft]
+    assert [e.state_id for e in prompt_states(paths, ("rl",), held_out="eval")] == [e.state_id for e in rl]
+    with pytest.raises(ValueError, match=r"unknown split\(s\) \['train'\]; the data has \['eval', 'rl', 'sft'\]"):
+        prompt_states(paths, ("rl", "train"), held_out="eval")
+    with pytest.raises(ValueError, match="must not name 'eval'"):
+        prompt_states(paths, ("rl", "eval"), held_out="eval")
+    with pytest.raises(ValueError, match="unknown split"):
+        prompt_states(paths, (), held_out="eval")

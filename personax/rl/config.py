@@ -12,6 +12,7 @@ from personax.sampler import SamplingParams
 
 def get_grpo_config() -> config_dict.ConfigDict:
     c = config_dict.ConfigDict()
+    c.prompt_splits = ("rl",)  # the data splits whose states GRPO samples (their teacher labels unused)
 
     c.sampling = config_dict.ConfigDict()
     c.sampling.temperature = 0.7

@@ -43,6 +43,16 @@ def grpo_optimizer(g: ml_collections.ConfigDict) -> optax.GradientTransformation
     return optax.chain(optax.clip_by_global_norm(g.grad_clip), optax.adam(g.lr, b1=g.b1, b2=g.b2, eps=g.eps))
 
 
+def prompt_states(paths: dict[str, pathlib.Path], splits: tuple[str, ...], held_out: str) -> list:
+    """The states GRPO samples: the named splits' examples, split by split in file order."""
+    unknown = [s for s in splits if s not in paths]
+    if not splits or unknown:
+        raise ValueError(f"grpo.prompt_splits={splits!r}: unknown split(s) {unknown}; the data has {sorted(paths)}")
+    if held_out in splits:
+        raise ValueError(f"grpo.prompt_splits must not name {held_out!r}: eval.split holds those states out")
+    return [e for s in splits for e in read_examples(paths[s])]
+
+
 def _decode(tok, tokens_NxM: np.ndarray, lengths_N: np.ndarray) -> list[str]:
     return [tok.decode(row[:n].tolist(), skip_special_tokens=True) for row, n in zip(tokens_NxM, lengths_N)]
 
@@ -55,7 +65,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     cfg = stage_config(cfg, spec)
     g = cfg.grpo
     paths = run_data(cfg, workdir)
-    examples = read_examples(paths["rl"])
+    examples = prompt_states(paths, tuple(g.prompt_splits), held_out=cfg.eval.split)
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
     graphdef, trainable, rngs, frozen, lora, from_sft = grpo_policy(model, cfg, workdir, stage)
     mesh = make_mesh(MeshConfig(**cfg.mesh))
@@ -74,7 +84,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     if h.completions % jax.process_count():
         raise ValueError(f"grpo: {h.prompts_per_step} prompts x G={h.group_size} = {h.completions} rollouts "
                          f"must split over {jax.process_count()} hosts")
-    data = build_pipeline(str(paths["rl"]), tok, PipelineConfig(
+    data = build_pipeline(examples, tok, PipelineConfig(
         mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=cfg.seed, num_epochs=None),
         grain.sharding.NoSharding())
     it = iter(data)
