@@ -120,6 +120,8 @@ def wide_variant(c) -> None:
     gains beyond their 95% intervals (SFT -> GRPO@12: +0.70 [0.16, 1.33], R +0.041 [0.008, 0.079]);
     at the configured GRPO@24: 2.98 [2.45, 3.55], +0.46 [-0.16, 1.07], R +0.024 [-0.008, 0.056],
     inside the intervals. Full history 3.40, retrieval 3.09, oracle 8.56 on the same states. Sim world only.
+    GRPO drawing its states from the RL and SFT splits (`--config.grpo.prompt_splits='("rl","sft")'`,
+    no state repeated) ends at 2.45 [2.05, 2.85] (SFT -> GRPO -0.07 [-0.66, 0.50]): the RL split stays.
     """
     long_variant(c)
     c.data.datagen.seed_sources = ("builtin", "builtin:extra")

@@ -6,7 +6,8 @@ from flax import nnx
 
 from personax.models import registry  # noqa: F401  (populates the registry)
 from personax.models.config import get_config, registered_names
-from personax.models.lora import LoRAConfig, adapters_off, apply_lora, has_lora, merge_lora
+from personax.treepath import path_str
+from personax.models.lora import LoRAConfig, adapter_delta_norm, adapters_off, apply_lora, has_lora, merge_lora
 from personax.models.layers import LoRAParam, rope_inv_freq
 from personax.models.config import RopeScaling
 from personax.models.transformer import (DecoderLM, ScalarHeadLM, causal_mask, init_cache,
@@ -81,8 +82,16 @@ def test_lora_off_is_base_and_merge_is_exact():
     assert float(jnp.abs(tuned_logits - base).max()) > 1e-2
     np.testing.assert_allclose(_forward(nnx.merge(graphdef, adapters_off(lora), rest), tokens, valid), base,
                                atol=1e-6)
+    kernels = lambda state: {path_str(p): np.array(x) for p, x in jax.tree_util.tree_leaves_with_path(state)
+                             if path_str(p).endswith("kernel")}
+    before = kernels(rest)  # copied now: merging writes into the shared variables
     assert merge_lora(tuned) == len(paths) and not has_lora(tuned)
     np.testing.assert_allclose(_forward(tuned, tokens, valid), tuned_logits, atol=1e-5)
+    # The adapters' ‖ΔW‖ is how far merging moved the kernels, and zero with adapters off.
+    after = kernels(nnx.state(tuned, nnx.Param))
+    moved = np.sqrt(sum(float(np.sum((after[k] - before[k]) ** 2)) for k in before))
+    np.testing.assert_allclose(float(adapter_delta_norm(lora, 8 / 4)), moved, rtol=1e-4)
+    assert float(adapter_delta_norm(adapters_off(lora), 8 / 4)) == 0.0
 
 
 def test_lora_rejects_targets_that_match_nothing():

@@ -37,4 +37,6 @@ def test_tiny_variant_runs_sft_and_grpo_on_eight_devices(tmp_path):
     assert sft["step"] == 1 and sft["loss"] > 0
     grpo = run_grpo(cfg, tmp_path)
     assert grpo["step"] == 1 and grpo["started_from_sft"]
+    # The tiny random policy ties every group: no gradient, so the fresh adapter (B = 0) has not moved.
+    assert grpo["zero_variance_group_frac"] == 1.0 and grpo["weight_drift"] == 0.0
     assert (tmp_path / "grpo" / "checkpoints" / "1").is_dir()

@@ -97,8 +97,9 @@ def test_grpo_runs_after_sft_and_logs_every_component(grpo_done):
     assert [m["step"] for m in logged] == [1, 2]
     for key in ["reward/total/mean", "reward/profile/mean", "reward/task_pairwise/mean", "kl_mean",
                 "clip_frac_low", "advantage_std", "response_length", "fallback_rate", "logprob_gap_sampler_trainer",
-                "rollout_s", "reward_s", "update_s"]:
+                "rollout_s", "reward_s", "update_s", "weight_drift"]:
         assert key in logged[-1], key
+    assert all(m["weight_drift"] > 0 for m in logged)  # full fine-tuning: ‖θ − θ_SFT‖ after each update
     assert logged[-1]["logprob_gap_sampler_trainer"] < 1e-3
 
 

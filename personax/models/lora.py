@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from personax.models.layers import LoRA, LoRAParam, Linear
-from personax.treepath import map_with_names
+from personax.treepath import map_with_names, path_str
 
 DEFAULT_TARGETS = r"attn/(q|k|v|o)$|mlp/(gate|up|down)$"
 
@@ -68,8 +69,17 @@ def adapters_off(lora_state: nnx.State) -> nnx.State:
     return map_with_names(lambda name, x: jnp.zeros_like(x) if name.endswith("lora/b") else x, lora_state)
 
 
+def adapter_delta_norm(lora_state: nnx.State, scale: float) -> jax.Array:
+    """‖scale · A B‖_F over every adapter at once: how far the adapted weights are from the base's
+    (in GRPO, from the SFT reference: with β = 0 the run's one measure of drift)."""
+    named = {path_str(p): x for p, x in jax.tree_util.tree_leaves_with_path(lora_state)}
+    sq = sum(jnp.sum((a.astype(jnp.float32) @ named[name[:-1] + "b"].astype(jnp.float32)) ** 2)
+             for name, a in named.items() if name.endswith("lora/a"))
+    return scale * jnp.sqrt(sq)
+
+
 def has_lora(model: nnx.Module) -> bool:
     return any(linear.lora is not None for _, linear in _linears(model))
 
 
-__all__ = ["LoRAConfig", "LoRAParam", "apply_lora", "merge_lora", "adapters_off", "has_lora", "DEFAULT_TARGETS"]
+__all__ = ["LoRAConfig", "LoRAParam", "apply_lora", "merge_lora", "adapters_off", "adapter_delta_norm", "has_lora", "DEFAULT_TARGETS"]

@@ -5,6 +5,7 @@ against the stored old log-probs, with a KL penalty to the SFT policy. Resumable
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import pathlib
 import time
@@ -34,7 +35,7 @@ from personax.train.data_stage import run_data
 from personax.train.grpo import make_grpo_update, make_logprob_fn
 from personax.train.metrics import MetricWriter, read_metrics
 from personax.train.policy import load_base
-from personax.train.policy_init import grpo_policy, reference_fn
+from personax.train.policy_init import grpo_policy, reference_fn, weight_drift
 from personax.train.sft_run import read_examples, sft_texts
 from personax.train.stages import get_stage, stage_config
 
@@ -72,6 +73,9 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     trainable, frozen = shard_state(trainable, mesh), shard_state(frozen, mesh)
     rngs = jax.device_put(rngs, replicated(mesh))
     reference = reference_fn(trainable, lora)
+    drift = jax.jit(functools.partial(weight_drift, lora=lora, scale=cfg.lora.alpha / max(cfg.lora.rank, 1)),
+                    out_shardings=replicated(mesh))
+    start_weights = None if lora else reference(trainable)  # the frozen copy itself, not a new one
     tx = grpo_optimizer(g)
     opt_state = commit(jax.jit(tx.init)(trainable), mesh)
     h, loss_cfg = batch_hierarchy(g), loss_config(g)
@@ -160,6 +164,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
             row = {
                 **jax.device_get(m), **reward_metrics, **filter_metrics, **jax.device_get(adv_metrics),
                 "response_length": float(lengths_N.mean()), "stopped_frac": float(out.stopped_N.mean()),
+                "weight_drift": float(drift(trainable, start_weights)),
                 **gap, "rollout_s": t_rollout - t0, "reward_s": t_reward - t_rollout,
                 "update_s": t_update - t_reward, "sample_tokens_per_s": n_tokens / max(t_rollout - t0, 1e-9),
             }

@@ -79,3 +79,16 @@ def reference_fn(trainable, lora: bool):
         return adapters_off
     frozen_copy = jax.tree.map(jnp.copy, trainable)
     return lambda _: frozen_copy
+
+
+
+def weight_drift(trainable, start, lora: bool, scale: float) -> jax.Array:
+    """‖W − W_SFT‖_F over the trained weights, the distance GRPO has moved the policy from its
+    reference: the fresh adapters' ‖scale · A B‖ (`start` unused), or the distance from `start`,
+    the frozen copy (full fine-tuning). Logged each step as `weight_drift`."""
+    from personax.models.lora import adapter_delta_norm
+
+    if lora:
+        return adapter_delta_norm(trainable, scale)
+    return jnp.sqrt(sum(jnp.sum((a.astype(jnp.float32) - b.astype(jnp.float32)) ** 2)
+                        for a, b in zip(jax.tree.leaves(trainable), jax.tree.leaves(start))))
