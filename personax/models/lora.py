@@ -82,4 +82,5 @@ def has_lora(model: nnx.Module) -> bool:
     return any(linear.lora is not None for _, linear in _linears(model))
 
 
-__all__ = ["LoRAConfig", "LoRAParam", "apply_lora", "merge_lora", "adapters_off", "adapter_delta_norm", "has_lora", "DEFAULT_TARGETS"]
+__all__ = ["LoRAConfig", "LoRAParam", "apply_lora", "merge_lora", "adapters_off", "adapter_delta_norm", "has_lora",
+           "DEFAULT_TARGETS"]
