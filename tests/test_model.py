@@ -6,12 +6,12 @@ from flax import nnx
 
 from personax.models import registry  # noqa: F401  (populates the registry)
 from personax.models.config import get_config, registered_names
-from personax.treepath import path_str
 from personax.models.lora import LoRAConfig, adapter_delta_norm, adapters_off, apply_lora, has_lora, merge_lora
 from personax.models.layers import LoRAParam, rope_inv_freq
 from personax.models.config import RopeScaling
 from personax.models.transformer import (DecoderLM, ScalarHeadLM, causal_mask, init_cache,
                                          positions_from_valid)
+from personax.treepath import path_str
 
 FAMILIES = ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2", "tiny-gemma3"]
 

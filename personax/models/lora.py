@@ -72,8 +72,9 @@ def adapters_off(lora_state: nnx.State) -> nnx.State:
 def adapter_delta_norm(lora_state: nnx.State, scale: float) -> jax.Array:
     """‖scale · A B‖_F over every adapter at once: how far the adapted weights are from the base's
     (in GRPO, from the SFT reference: with β = 0 the run's one measure of drift)."""
-    named = {path_str(p): x for p, x in jax.tree_util.tree_leaves_with_path(lora_state)}
-    sq = sum(jnp.sum((a.astype(jnp.float32) @ named[name[:-1] + "b"].astype(jnp.float32)) ** 2)
+    named = {path_str(p): x.astype(jnp.float32) for p, x in jax.tree_util.tree_leaves_with_path(lora_state)}
+    # ‖A B‖_F² = tr(Bᵀ Aᵀ A B) = Σ (Aᵀ A) ⊙ (B Bᵀ): rank x rank products, no d_in x d_out ΔW built.
+    sq = sum(jnp.sum((a.T @ a) * (named[name[:-1] + "b"] @ named[name[:-1] + "b"].T))
              for name, a in named.items() if name.endswith("lora/a"))
     return scale * jnp.sqrt(sq)
 

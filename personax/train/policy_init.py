@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
-from personax.models.lora import merge_lora
+from personax.models.lora import adapter_delta_norm, adapters_off, merge_lora
 from personax.train.checkpoint import Checkpointer, abstract_like
 from personax.train.policy import add_adapters
 from personax.train.stages import lineage
@@ -73,21 +73,16 @@ def grpo_policy(model: nnx.Module, cfg: ml_collections.ConfigDict, workdir: path
 def reference_fn(trainable, lora: bool):
     """`reference(trainable)` -> the trainable state of the KL reference (the SFT policy): adapters
     off, or a frozen copy of the starting weights (take it after sharding: it keeps the shardings)."""
-    from personax.models.lora import adapters_off
-
     if lora:
         return adapters_off
     frozen_copy = jax.tree.map(jnp.copy, trainable)
     return lambda _: frozen_copy
 
 
-
 def weight_drift(trainable, start, lora: bool, scale: float) -> jax.Array:
     """‖W − W_SFT‖_F over the trained weights, the distance GRPO has moved the policy from its
     reference: the fresh adapters' ‖scale · A B‖ (`start` unused), or the distance from `start`,
     the frozen copy (full fine-tuning). Logged each step as `weight_drift`."""
-    from personax.models.lora import adapter_delta_norm
-
     if lora:
         return adapter_delta_norm(trainable, scale)
     return jnp.sqrt(sum(jnp.sum((a.astype(jnp.float32) - b.astype(jnp.float32)) ** 2)
