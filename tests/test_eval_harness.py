@@ -78,7 +78,29 @@ def test_sim_oracle_beats_original_and_task_is_judged_against_the_original_query
     assert len(items) == 8 * len(BASELINES)
     oracle = next(i for i in items if i["method"] == "oracle")
     assert oracle["prompt"].startswith("About me:") and oracle["original_query"] in oracle["prompt"]
-    assert set(oracle["pairwise"]) == {"method_first", "original_first"} and oracle["answer"]
+    assert set(oracle["samples"][0]["pairwise"]) == {"method_first", "original_first"} and oracle["answer"]
+
+
+def test_several_answers_a_prompt_are_each_judged_and_averaged(workdir, calls, tmp_path_factory):
+    one = {(i["state_id"], i["method"]): i for i in (run_eval(sim_config(), workdir), read_items(workdir))[1]}
+    calls.clear()
+    fresh = tmp_path_factory.mktemp("four")
+    shutil.copytree(workdir / "data", fresh / "data")
+    summary = run_eval(sim_config(answers_per_prompt=4), fresh)
+    assert summary["answers_per_prompt"] == 4 and calls["personalization"] == 4 * 8 * len(BASELINES)
+    for item in read_items(fresh):
+        samples = item["samples"]
+        assert len(samples) == 4 and item["answer"] == samples[0]["answer"]
+        # sample 0 is the one answer a K = 1 evaluation gets; the others are further draws of the deployed LLM
+        assert samples[0]["answer"] == one[(item["state_id"], item["method"])]["answer"]
+        assert item["personalization"] == pytest.approx(sum(s["personalization"] for s in samples) / 4)
+        if item["method"] != "original":
+            outcomes = [s["outcome"] for s in samples]
+            assert item["outcomes"] == {o: outcomes.count(o) / 4 for o in ("win", "tie", "lose")}
+    distinct = [len({s["answer"] for s in i["samples"]}) for i in read_items(fresh) if i["method"] == "oracle"]
+    assert max(distinct) > 1  # the draws differ: the sim deployed model follows each trait by chance
+    with pytest.raises(ValueError, match="answers_per_prompt must be >= 1, got 0"):
+        run_eval(sim_config(answers_per_prompt=0), fresh)
 
 
 def test_a_judge_biased_to_position_a_gives_ties_not_wins(workdir, monkeypatch):

@@ -27,10 +27,15 @@ def test_bootstrap_is_seeded():
         bootstrap_ci(values, seed=0, confidence=1.5)
 
 
+def shares(outcome):
+    """One answer's pairwise outcome as the harness stores it: the share of each outcome."""
+    return None if outcome is None else {o: float(o == outcome) for o in ("win", "tie", "lose")}
+
+
 def item(sid, p, t, outcome=None, status="ok", answer="a b c", compared=None):
     compared = outcome is not None if compared is None else compared
-    return {"state_id": sid, "personalization": p, "task": t, "outcome": outcome, "status": status,
-            "answer": answer, "prompt": "x y", **({"pairwise": {}} if compared else {})}
+    return {"state_id": sid, "personalization": p, "task": t, "status": status,
+            "answer": answer, "prompt": "x y", **({"outcomes": shares(outcome)} if compared else {})}
 
 
 def test_summary_means_paired_deltas_outcomes_and_rates():
@@ -52,6 +57,15 @@ def test_summary_means_paired_deltas_outcomes_and_rates():
     assert lo <= 4.0 <= hi
 
 
+def test_outcomes_of_several_answers_count_as_shares_of_one_item():
+    baseline = {f"s{i}": item(f"s{i}", 1.0, 10.0) for i in range(2)}
+    items = [{**item("s0", 4.0, 10.0), "outcomes": {"win": 0.75, "tie": 0.25, "lose": 0.0}, "profile": 3.0},
+             {**item("s1", 2.0, 10.0), "outcomes": {"win": 0.0, "tie": 0.5, "lose": 0.5}, "profile": 3.0}]
+    s = summarize_method(items, baseline, seed=0, samples=50, weights=WEIGHTS)
+    assert [s[o]["mean"] for o in ("win", "tie", "lose")] == pytest.approx([0.375, 0.375, 0.25])
+    assert s["reward"]["mean"] == pytest.approx(0.15 + 0.7 * 0.375)
+
+
 def test_summary_of_nothing_scored_is_empty_not_an_error():
     s = summarize_method([item("s0", None, None, answer=None)], {}, seed=0, samples=10)
     assert s["personalization"] == {"mean": None, "lo": None, "hi": None, "n": 0}
@@ -62,19 +76,19 @@ WEIGHTS = {"profile": 0.3, "task_pairwise": 0.7, "format": 0.0}
 
 
 def test_heldout_reward_is_the_grpo_rewards_judged_terms():
-    assert heldout_reward({"profile": 5.0, "outcome": "win"}, WEIGHTS) == pytest.approx(1.0)
-    assert heldout_reward({"profile": 3.0, "outcome": "tie"}, WEIGHTS) == pytest.approx(0.3 * 0.5)
-    assert heldout_reward({"profile": 1.0, "outcome": "win"}, WEIGHTS) == pytest.approx(0.7)
-    assert heldout_reward({"outcome": "win"}, WEIGHTS) is None  # no profile: not a policy's item
-    assert heldout_reward({"profile": 2.0, "outcome": None}, WEIGHTS) is None
+    assert heldout_reward({"profile": 5.0, "outcomes": shares("win")}, WEIGHTS) == pytest.approx(1.0)
+    assert heldout_reward({"profile": 3.0, "outcomes": shares("tie")}, WEIGHTS) == pytest.approx(0.3 * 0.5)
+    assert heldout_reward({"profile": 1.0, "outcomes": shares("win")}, WEIGHTS) == pytest.approx(0.7)
+    assert heldout_reward({"outcomes": shares("win")}, WEIGHTS) is None  # no profile: not a policy's item
+    assert heldout_reward({"profile": 2.0, "outcomes": shares(None)}, WEIGHTS) is None
 
 
 def test_heldout_reward_reads_the_sim_shares_back_from_the_scores():
     weights = {"profile": 0.3, "task_pairwise": 0.3, "sim_personalization": 0.4}
-    item = {"profile": 3.0, "outcome": "lose", "personalization": 5.5, "task": 10.0}
+    item = {"profile": 3.0, "outcomes": shares("lose"), "personalization": 5.5, "task": 10.0}
     assert heldout_reward(item, weights) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)
     assert heldout_reward(item, weights | {"sim_task": 0.5}) == pytest.approx(0.35 + 0.5)
-    assert heldout_reward({"profile": 3.0, "outcome": "win"}, weights) is None  # no personalization score
+    assert heldout_reward({"profile": 3.0, "outcomes": shares("win")}, weights) is None  # no personalization score
     expected = {"profile": 0.3, "task_pairwise": 0.0, "sim_personalization_expected": 0.4, "format": 0.1}
     assert heldout_reward_formula(expected) == "0.3 · (profile − 1) / 4 + 0.4 · (personalization − 1) / 9"
     assert heldout_reward(item, expected) == pytest.approx(0.3 * 0.5 + 0.4 * 0.5)  # estimated by the measured share

@@ -32,6 +32,11 @@ def get_eval_config() -> ml_collections.ConfigDict:
     c.methods = DEFAULT_METHODS  # "original" is always scored: it is every other method's baseline
     c.split = "eval"  # WORKDIR/data/ppopt/<split>.jsonl
     c.max_examples = 0  # 0 = the whole split, else its first N
+    # Answers the deployed LLM gives each prompt (sample indices 0..K-1), each judged; an item's scores are
+    # their means and its pairwise outcome the share of its K comparisons (answer k vs the original's answer
+    # k). K > 1 measures a method's expected score instead of one draw's; it costs K x the deployed and judge
+    # calls (free in the sim world, paid with hosted models).
+    c.answers_per_prompt = 1
     c.seed = 0  # bootstrap resampling
     c.bootstrap_samples = 1000
     c.confidence = 0.95

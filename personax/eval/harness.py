@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from personax.data.examples import PPOptExample
 from personax.eval.judges import Judges
 from personax.eval.methods import Method, MethodContext, MethodOutput, MethodSkipped, gather_limited
-from personax.eval.stats import summarize_method
+from personax.eval.stats import OUTCOMES, summarize_method
 from personax.llm.deployed import CALL_FAILURES, DeployedLLM
 from personax.rewards.judged import profile_rating
 
@@ -86,17 +86,19 @@ def _finite(x: float) -> float | None:
 
 class Harness:
     def __init__(self, deployed: DeployedLLM, judges: Judges, store: ItemStore, config_fp: str, concurrency: int,
-                 answers: dict[str, asyncio.Future] | None = None):
+                 answers: dict[tuple[str, int], asyncio.Future] | None = None, answers_per_prompt: int = 1):
+        if answers_per_prompt < 1:
+            raise ValueError(f"eval.answers_per_prompt must be >= 1, got {answers_per_prompt}")
         self.deployed, self.judges, self.store = deployed, judges, store
-        self.config_fp, self.concurrency = config_fp, concurrency
-        # A prompt asked twice (a rewrite that fell back to the query) gets the same answer, paid once;
+        self.config_fp, self.concurrency, self.answers_per_prompt = config_fp, concurrency, answers_per_prompt
+        # A prompt asked twice (a rewrite that fell back to the query) gets the same answers, paid once;
         # harnesses on one event loop may share the dict (the robustness points all ask the original query).
         self._answers = {} if answers is None else answers
 
-    async def _answer(self, prompt: str) -> str:
-        if prompt not in self._answers:
-            self._answers[prompt] = asyncio.ensure_future(self.deployed.answer(prompt))
-        return await self._answers[prompt]
+    async def _answer(self, prompt: str, k: int) -> str:
+        if (prompt, k) not in self._answers:
+            self._answers[(prompt, k)] = asyncio.ensure_future(self.deployed.answer(prompt, sample_index=k))
+        return await self._answers[(prompt, k)]
 
     async def _score(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:
         item = await self._score_answer(e, out, baseline)
@@ -105,19 +107,36 @@ class Harness:
         return item
 
     async def _score_answer(self, e: PPOptExample, out: MethodOutput, baseline: dict | None) -> dict:
+        """The prompt's `answers_per_prompt` answers (deployed sample indices 0..K-1), each judged; the item's
+        personalization and task are their means and `outcomes` the share of each pairwise outcome, where
+        answer k is compared with the original query's answer k."""
         item: dict[str, Any] = {"state_id": e.state_id, "persona_id": e.persona_id, "original_query": e.original_query,
                                 "prompt": out.prompt, "status": out.status, "extra": out.extra, "error": None}
         try:
-            answer = await self._answer(out.prompt)
+            answers = await asyncio.gather(*(self._answer(out.prompt, k) for k in range(self.answers_per_prompt)))
         except CALL_FAILURES as err:
             return {**item, "error": f"deployed: {err}", "answer": None}
-        item["answer"] = answer
+        item["answer"] = answers[0]
         if baseline is not None and baseline.get("answer") is None:
             # No baseline answer to compare with: scored, but marked so a resume redoes it.
             item["error"], baseline = "the original query's answer is missing (its call failed)", None
+        base = baseline["samples"] if baseline is not None else [None] * len(answers)
+        item["samples"] = list(await asyncio.gather(*(self._judge(e, a, b) for a, b in zip(answers, base))))
+        for key in ("personalization", "task"):
+            scores = [s[key] for s in item["samples"] if s[key] is not None]
+            item[key] = sum(scores) / len(scores) if scores else None
+        if baseline is not None:
+            outcomes = [s["outcome"] for s in item["samples"] if s["outcome"] is not None]
+            item["outcome"] = item["samples"][0]["outcome"]
+            item["outcomes"] = {o: outcomes.count(o) / len(outcomes) for o in OUTCOMES} if outcomes else None
+        return item
+
+    async def _judge(self, e: PPOptExample, answer: str, baseline: dict | None) -> dict:
+        """One answer's scores; with the original query's sample `baseline`, the pairwise verdicts too."""
+        sample: dict[str, Any] = {"answer": answer}
         if baseline is not None and answer == baseline["answer"]:
             # Same answer as the baseline's: same scores, a tie, and no judge is paid to say so.
-            return {**item, "personalization": baseline["personalization"], "task": baseline["task"],
+            return {**sample, "personalization": baseline["personalization"], "task": baseline["task"],
                     "pairwise": {"method_first": "tie", "original_first": "tie"}, "outcome": "tie"}
         judged = [self.judges.personalization(e.persona, e.original_query, answer),
                   self.judges.task_completion(e.original_query, answer)]
@@ -125,11 +144,11 @@ class Harness:
             judged += [self.judges.pairwise(e.persona, e.original_query, answer, baseline["answer"]),
                        self.judges.pairwise(e.persona, e.original_query, baseline["answer"], answer)]
         scores = await asyncio.gather(*judged)
-        item.update(personalization=_finite(scores[0]), task=_finite(scores[1]))
+        sample.update(personalization=_finite(scores[0]), task=_finite(scores[1]), outcome=None)
         if baseline is not None:
-            item["pairwise"] = {"method_first": scores[2], "original_first": scores[3]}
-            item["outcome"] = both_orders(scores[2], scores[3])
-        return item
+            sample["pairwise"] = {"method_first": scores[2], "original_first": scores[3]}
+            sample["outcome"] = both_orders(scores[2], scores[3])
+        return sample
 
     async def run_method(self, method: Method, examples: Sequence[PPOptExample], ctx: MethodContext) -> str | None:
         """Scores the method on every example not already done; returns a note when it was skipped."""

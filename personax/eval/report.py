@@ -75,8 +75,10 @@ def _example(by_method: dict[str, Sequence[dict]], limit: int = 400) -> list[str
         item = next((i for i in items if i["state_id"] == first), None)
         if item is None:
             continue
+        shares = item.get("outcomes")
+        versus = ", ".join(f"{o} {v:.2f}" for o, v in shares.items() if v) if shares else "–"
         title = (f"**{name}** (personalization {item.get('personalization')}, task {item.get('task')}, "
-                 f"vs original: {item.get('outcome', '–')})")
+                 f"vs original: {versus})")
         lines += [title, "", f"> prompt: {_cut(item['prompt'], limit)}", ">",
                   f"> answer: {_cut(item.get('answer'), limit)}", ""]
     return lines
@@ -93,6 +95,11 @@ def write_report(summary: dict, by_method: dict[str, Sequence[dict]], workdir: p
              "the **original** query; Δ = paired difference to the original query's answer on the same state. "
              "Pairwise: the judge compares each answer with the original query's answer in both A/B orders; "
              f"win or lose only when both orders agree. Brackets: {conf:.0%} bootstrap intervals over states.")
+    k = summary.get("answers_per_prompt", 1)
+    if k > 1:
+        intro += (f" Each prompt gets {k} answers (deployed sample indices 0-{k - 1}), each judged: a state's scores "
+                  f"are their means, its win / tie / lose the shares of its {k} comparisons (answer k against the "
+                  "original query's answer k); the example below shows the first answer.")
     lines = ["# Evaluation report", "", intro, ""]
     if summary["sim"]:
         roles = " and ".join(f"{r} LLM" if r == "deployed" else "judges" for r in summary["sim"])

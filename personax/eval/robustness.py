@@ -35,7 +35,7 @@ def run_robustness(cfg: ml_collections.ConfigDict, workdir: pathlib.Path, exampl
         for key, point in sweeps.points.items():
             store = ItemStore(root / key / "items.jsonl")
             harness = Harness(ctx.deployed, judges, store, fingerprint(config_fp, key, point.spec), e.concurrency,
-                              answers)
+                              answers, e.answers_per_prompt)
             notes = await harness.run_methods(methods, point.examples, ctx)
             store.compact()
             by_method = scored_items(store, [n for n in names if n not in notes], point.examples)

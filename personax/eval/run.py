@@ -19,8 +19,9 @@ from personax.rewards.config import role_model
 from personax.train.data_stage import run_data
 from personax.train.sft_run import read_examples
 
-# Bumped when items gain a field, so a resumed evaluation rescores items stored without it (2: profile).
-ITEM_FORMAT = 2
+# Bumped when items gain a field, so a resumed evaluation rescores items stored without it (2: profile;
+# 3: per-answer samples and outcome shares).
+ITEM_FORMAT = 3
 
 
 def _hosted_role(section: ml_collections.ConfigDict, name: str) -> DeployedLLM:
@@ -73,15 +74,17 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     ctx = MethodContext(cfg, workdir, deployed, build_summarizer(cfg, deployed), e.concurrency, build_rewriter(cfg))
     report_dir = workdir / "report"
     store = ItemStore(report_dir / "items.jsonl")
-    config_fp = fingerprint(ITEM_FORMAT, cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), str(paths[e.split]))
-    harness = Harness(deployed, judges, store, config_fp, e.concurrency)
+    config_fp = fingerprint(ITEM_FORMAT, cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), str(paths[e.split]),
+                            e.answers_per_prompt)
+    harness = Harness(deployed, judges, store, config_fp, e.concurrency, answers_per_prompt=e.answers_per_prompt)
 
     notes = asyncio.run(harness.run_methods([get_method(n) for n in names], examples, ctx))
     store.compact()
     by_method = scored_items(store, [n for n in names if n not in notes], examples)
     weights = dict(cfg.rewards.weights)
     methods = summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence, weights)
-    summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence, "methods": methods,
+    summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence,
+               "answers_per_prompt": e.answers_per_prompt, "methods": methods,
                "stage_gains": stage_gains(by_method, STAGE_PAIRS, weights, e.seed, e.bootstrap_samples, e.confidence),
                "reward_weights": weights, "skipped": notes, "sim": _sim_backends(cfg)}
     if e.robustness.enabled:

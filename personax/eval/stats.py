@@ -50,10 +50,10 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     the 1–10 scores; `sim_personalization_expected`, whose held-out estimate is the measured share,
     counts like `sim_personalization`); None without a profile or verdict. `format` and `learned_rm` have no held-out
     counterpart and are left out."""
-    if item.get("profile") is None or item.get("outcome") is None:
+    if item.get("profile") is None or item.get("outcomes") is None:
         return None
     total = (weights.get("profile", 0.0) * profile_unit(item["profile"])
-             + weights.get("task_pairwise", 0.0) * float(item["outcome"] == "win"))
+             + weights.get("task_pairwise", 0.0) * item["outcomes"]["win"])
     for name, key in SIM_SCORE_KEYS.items():
         if weights.get(name, 0.0):
             if item.get(key) is None:
@@ -99,11 +99,11 @@ def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int
                   if i.get(key) is not None and baseline.get(i["state_id"], {}).get(key) is not None]
         out[f"delta_{key}"] = _stat(paired, seed, samples, confidence)
         out[f"{key}_judge_failed_rate"] = _rate([i.get(key) is None for i in ok])
-    judged = [i["outcome"] for i in ok if i.get("outcome") is not None]
-    for outcome in OUTCOMES:
-        out[outcome] = _stat([float(o == outcome) for o in judged], seed, samples, confidence)
-    with_pairs = [i for i in ok if "pairwise" in i]
-    out["pairwise_judge_failed_rate"] = _rate([i.get("outcome") is None for i in with_pairs])
+    judged = [i["outcomes"] for i in ok if i.get("outcomes") is not None]
+    for outcome in OUTCOMES:  # an item's share of its answers with this outcome (0 or 1 with one answer)
+        out[outcome] = _stat([shares[outcome] for shares in judged], seed, samples, confidence)
+    with_pairs = [i for i in ok if "outcomes" in i]
+    out["pairwise_judge_failed_rate"] = _rate([i["outcomes"] is None for i in with_pairs])
     out["fallback_rate"] = _rate([i.get("status") == "empty" for i in items])
     out["no_prompt_tag_rate"] = _rate([i.get("status") == "no_prompt_tag" for i in items])
     out["answer_words"] = float(np.mean([len(i["answer"].split()) for i in ok])) if ok else None
