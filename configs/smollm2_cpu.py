@@ -69,66 +69,24 @@ def get_config(arg: str = ""):
         c.stages = ("data", "sft", "grpo", "grpo_task_only", "sft_no_profile", "grpo_no_profile", "eval")
     elif arg == "long":
         long_variant(c)
-    elif arg == "wide":
-        wide_variant(c)
     elif arg:
-        raise ValueError(f"smollm2_cpu: unknown variant {arg!r}; known: 'ablations', 'long', 'wide'")
+        raise ValueError(f"smollm2_cpu: unknown variant {arg!r}; known: 'ablations', 'long'")
     return c
 
 
 def long_variant(c) -> None:
-    """`:long`: the same data, trained until the policy has seen each SFT state about three times,
-    then a GRPO of one pass over the RL states on noise-free rewards.
+    """`:long`: the same data and rewards, SFT 400 steps (each SFT state seen ~0.7 times; 4e-4 -> 3e-5, 12
+    warmup steps) and GRPO 24 steps (two passes over the 48 RL states). Resumable across sessions: rerun
+    the same command.
 
-    SFT 400 steps (~2.9 passes over the 150 SFT states; 4e-4 -> 3e-5, 12 warmup steps). GRPO 12 steps
-    of 4 states x G 4 (the 48 RL states once), 208 new tokens (every SFT target fits), rewards
-    0.1 format + 0.3 profile + 0.2 sim task share + 0.4 expected sim personalization share: every
-    term is exact and none is sampled, so a group's reward differences are the rewrites' own (the
-    expected share reads the rewrite's asks and the deployed model's follow odds; a weak phrasing
-    or a wrong value costs every time, not one time in two). Resumable across sessions: rerun the
-    same command.
+        personax run --config configs/smollm2_cpu.py:long --workdir workdir/smollm2_long
 
-        personax run --config configs/smollm2_cpu.py:long --workdir workdir/smollm2_long6
-
-    Measured (2-core box, 2026-11-30): SFT 1h58m, GRPO ~3.5 min a step with one prompt pass a group
-    (~45 min); held-out personalization zero-shot 1.20 -> SFT 2.23 [1.84, 2.64] (+1.02 [0.54, 1.49])
-    -> GRPO 2.45 [2.00, 2.89] (+0.23 [-0.17, 0.66]: inside the interval), task 3.31 -> 10.00 -> 9.55;
-    full history 3.09, retrieval 3.11: below the history baselines (docs/training.md, "The `:long`
-    variant").
+    Time, measured 2026-11-30 on the 2-core box (as `:wide`, the same settings): SFT ~2h (15-18 s a
+    step), GRPO ~3 min a step (~72 min), evaluation ~30 min without the robustness sweeps. Measured
+    with one answer a prompt (before `eval.answers_per_prompt`; docs/training.md, "`:wide` measured"),
+    held-out sim personalization 1-10: zero-shot 1.21, SFT 2.52 [2.01, 3.07], GRPO@12 3.22 [2.69, 3.81],
+    GRPO@24 2.98 [2.45, 3.55] (task 4.40 -> 10.00 -> 10.00); SFT -> GRPO@24 +0.46 [-0.16, 1.07], inside
+    its interval; full history 3.40, retrieval 3.09, oracle 8.56. Sim world only.
     """
     c.sft.update(dict(steps=400, warmup_steps=12))
-    c.grpo.steps = 12
-    c.grpo.sampling.max_new_tokens = 208
-    c.grpo.batch.update(dict(prompts_per_step=4, group_size=4, mini_batch_size=16, micro_batch_size=4,
-                             share_prompt=True))  # one prompt pass a group of 4
-    c.rewards.weights = dict(format=0.1, profile=0.3, sim_task=0.2, sim_personalization_expected=0.4)
-
-
-def wide_variant(c) -> None:
-    """`:wide`: `:long` on four times the SFT personas (200 instead of 50: 600 SFT states, each seen
-    about 0.7 times in the 400 steps instead of 2.9 times), drawn from the 318 built-in seed queries
-    plus the 477 of the `extra` set (each seed is used once a run). Why: on 16 of its own training states the
-    `:long` SFT policy leaves out 5 of 36 traits the history shows (the teacher 4), on the held-out
-    states 53 of 93: it learned its 150 states, not the skill. Same RL and held-out sizes; a
-    different persona draw, so the held-out personas (and the baselines' numbers) differ from `:long`'s.
-    GRPO 24 steps (two passes over the 48 RL states; ~3 min a step): `:long`'s 12 moved the rewrites
-    toward the reliable phrasings (10 -> 19 of 93 traits) but not beyond the interval.
-
-        personax run --config configs/smollm2_cpu.py:wide --workdir workdir/smollm2_wide
-
-    Time, measured 2026-11-30 on the 2-core box: SFT ~2h (15-18 s a step), GRPO ~3 min a step,
-    evaluation ~30 min without the robustness sweeps. Measured result (docs/training.md, ":wide
-    measured"), held-out sim personalization 1-10: zero-shot 1.21, SFT 2.52 [2.01, 3.07], GRPO@12
-    3.22 [2.69, 3.81] (task 4.40 -> 10.00 -> 9.78; held-out R 0.085 -> 0.323 -> 0.364); both stage
-    gains beyond their 95% intervals (SFT -> GRPO@12: +0.70 [0.16, 1.33], R +0.041 [0.008, 0.079]);
-    at the configured GRPO@24: 2.98 [2.45, 3.55], +0.46 [-0.16, 1.07], R +0.024 [-0.008, 0.056],
-    inside the intervals. Full history 3.40, retrieval 3.09, oracle 8.56 on the same states. Sim world only.
-    GRPO drawing its states from the RL and SFT splits (`--config.grpo.prompt_splits='("rl","sft")'`,
-    no state repeated) ends at 2.45 [2.05, 2.85] (SFT -> GRPO -0.07 [-0.66, 0.50]): the RL split stays.
-    LR 3e-4 for 12 steps (`--config.grpo.lr=3e-4 --config.grpo.steps=12`): 2.57, +0.05 [-0.64, 0.75].
-    """
-    long_variant(c)
-    c.data.datagen.seed_sources = ("builtin", "builtin:extra")
-    c.data.datagen.num_personas = 256
-    c.data.splits = "sft=200,rl=16,eval=40"
     c.grpo.steps = 24

@@ -8,7 +8,7 @@ from personax.data.build import parse_sizes
 from personax.rl.config import batch_hierarchy, loss_config
 
 
-@pytest.mark.parametrize("variant", ["", "ablations", "long", "wide"])
+@pytest.mark.parametrize("variant", ["", "ablations", "long"])
 def test_variants_build_valid_hierarchies_and_have_seeds_enough(variant):
     cfg = load_config("configs/smollm2_cpu.py" + (f":{variant}" if variant else ""))
     h = batch_hierarchy(cfg.grpo)
@@ -21,5 +21,5 @@ def test_variants_build_valid_hierarchies_and_have_seeds_enough(variant):
 
 
 def test_unknown_variant_is_named():
-    with pytest.raises(ValueError, match="unknown variant 'nope'; known: 'ablations', 'long', 'wide'"):
+    with pytest.raises(ValueError, match="unknown variant 'nope'; known: 'ablations', 'long'"):
         load_config("configs/smollm2_cpu.py:nope")
