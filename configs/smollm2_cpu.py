@@ -24,7 +24,7 @@ SFT -> GRPO stages (roughly doubles the time).
 
 Time, measured 2026-12-01 on the 2-core box (workdir/smollm2_v6): data 15 s, SFT 37 min (14 s a
 step), GRPO 32 min (2.7 min a step: rollout 67-116 s, update 62-102 s), evaluation of the 10 methods
-27 min, robustness sweeps ~15 min. About 1h50m in all.
+27 min, robustness sweeps 22 min (with a test run sharing the box). About 2h in all.
 Measured result (docs/training.md, "Measured: smollm2_cpu"), held-out sim personalization 1-10 at 8
 answers a prompt: original 1.77, zero-shot 1.13, SFT 1.96 [1.68, 2.28], GRPO 2.18 [1.87, 2.50]; task
 4.40 -> 10.00 -> 10.00 (original 10); full history 3.31, retrieval 2.97, oracle 8.70. Zero-shot -> SFT
