@@ -127,7 +127,6 @@ class Harness:
             item[key] = sum(scores) / len(scores) if scores else None
         if baseline is not None:
             outcomes = [s["outcome"] for s in item["samples"] if s["outcome"] is not None]
-            item["outcome"] = item["samples"][0]["outcome"]
             item["outcomes"] = {o: outcomes.count(o) / len(outcomes) for o in OUTCOMES} if outcomes else None
         return item
 
