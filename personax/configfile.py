@@ -57,8 +57,11 @@ def apply_override(cfg: ml_collections.ConfigDict, dotted: str, text: str) -> No
         node = node[name]
     if leaf not in node:
         raise ConfigError(f"--config.{dotted}: unknown field; known here: {sorted(node.keys())}")
+    current = node[leaf]
+    if current is None and node.get_type(leaf) in (bool, int, float):  # a typed placeholder, unset so far
+        current = node.get_type(leaf)()
     try:
-        node[leaf] = _coerce(text, node[leaf], dotted)
+        node[leaf] = _coerce(text, current, dotted)
     except TypeError as e:
         raise ConfigError(f"--config.{dotted}: {e}") from None
 

@@ -4,6 +4,7 @@ uninterrupted run."""
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +85,12 @@ def _flatten(tree, prefix=""):
 GRPO = ["--config.grpo.checkpoint_every=1"]
 
 
+def _copy_sft_result(workdir, to):
+    for part in ("data", "sft"):
+        shutil.copytree(workdir / part, to / part)
+    shutil.copy(workdir / "tokenizer.model", to / "tokenizer.model")
+
+
 @pytest.fixture(scope="module")
 def grpo_done(uninterrupted):
     out, _ = _stage("grpo", uninterrupted, "--config.grpo.steps=2", *GRPO).communicate(timeout=600)
@@ -120,13 +127,20 @@ def test_eval_reports_every_method_after_the_run(grpo_done):
 def test_grpo_resumes_to_the_same_weights(grpo_done, tmp_path):
     straight, _ = grpo_done
     # A second workdir with the same SFT result: stop after step 1, then continue to step 2.
-    import shutil
-    shutil.copytree(straight / "data", tmp_path / "data")
-    shutil.copytree(straight / "sft", tmp_path / "sft")
-    shutil.copy(straight / "tokenizer.model", tmp_path / "tokenizer.model")
+    _copy_sft_result(straight, tmp_path)
     for steps in (1, 2):
         out, _ = _stage("grpo", tmp_path, f"--config.grpo.steps={steps}", *GRPO).communicate(timeout=600)
         assert f"grpo: step={steps}".encode() in out, out.decode()[-3000:]
     _assert_same_tree(_final_params(tmp_path, "grpo", 2), _final_params(straight, "grpo", 2))
     assert _metrics(tmp_path, "grpo") == [{**m, **{k: m2[k] for k in m if k.endswith("_s") or "per_s" in k}}
                                           for m, m2 in zip(_metrics(straight, "grpo"), _metrics(tmp_path, "grpo"))]
+
+
+def test_grpo_seed_alone_draws_a_replicate_from_the_same_sft(grpo_done, tmp_path):
+    straight, _ = grpo_done
+    _copy_sft_result(straight, tmp_path)
+    out, _ = _stage("grpo", tmp_path, "--config.grpo.steps=1", "--config.grpo.seed=1", *GRPO).communicate(timeout=600)
+    assert b"grpo: step=1" in out and b"started_from_sft=True" in out, out.decode()[-3000:]  # data stage accepted it
+    mine, theirs = _final_params(tmp_path, "grpo", 1), _final_params(straight, "grpo", 1)
+    theirs = dict(_flatten(theirs))  # the same seed gives the same bits (the resume test above)
+    assert any(not np.array_equal(a, theirs[k]) for k, a in _flatten(mine))

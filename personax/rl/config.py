@@ -13,6 +13,9 @@ from personax.sampler import SamplingParams
 def get_grpo_config() -> config_dict.ConfigDict:
     c = config_dict.ConfigDict()
     c.prompt_splits = ("rl",)  # the data splits whose states GRPO samples (their teacher labels unused)
+    # GRPO's own draws (state order, sampling keys, mini-batch order); None: the experiment's `seed`. Set it
+    # alone for a replicate run from the same data and SFT checkpoint (`seed` also decides the data).
+    c.seed = config_dict.placeholder(int)
 
     c.sampling = config_dict.ConfigDict()
     c.sampling.temperature = 0.7

@@ -88,12 +88,13 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     if h.completions % jax.process_count():
         raise ValueError(f"grpo: {h.prompts_per_step} prompts x G={h.group_size} = {h.completions} rollouts "
                          f"must split over {jax.process_count()} hosts")
+    seed = cfg.seed if g.seed is None else g.seed
     data = build_pipeline(examples, tok, PipelineConfig(
-        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=cfg.seed, num_epochs=None),
+        mode="prompt", max_len=g.max_prompt_len, batch_size=h.prompts_per_step, seed=seed, num_epochs=None),
         grain.sharding.NoSharding())
     it = iter(data)
     ckpt = Checkpointer(str(workdir / stage / "checkpoints"), max_to_keep=g.keep_checkpoints)
-    start, key, tracker = 0, jax.random.key(cfg.seed), failure_tracker(g)
+    start, key, tracker = 0, jax.random.key(seed), failure_tracker(g)
     if ckpt.latest_step() is not None:
         r = ckpt.restore(params=abstract_like({"trainable": trainable, "rngs": rngs}),
                          opt_state=abstract_like(opt_state))
@@ -151,7 +152,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         if loss_cfg.beta > 0:
             rollout_data["ref_logp"] = to_numpy(logp_fn(reference(trainable), rngs, frozen, *rollout_in))
         update_metrics = []
-        for idx in update_schedule(h, cfg.seed, step, g.batch.shuffle):
+        for idx in update_schedule(h, seed, step, g.batch.shuffle):
             mb = put_global(mesh, jax.tree.map(lambda x: x[idx], rollout_data), batch_axis=1)
             trainable, rngs, opt_state, m = update_fn(trainable, rngs, frozen, opt_state, mb)
             update_metrics.append(to_numpy(m))
