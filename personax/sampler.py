@@ -55,13 +55,29 @@ def filter_logits(logits_NxV: jax.Array, top_p: float, top_k: int) -> jax.Array:
         kth_N1 = jax.lax.top_k(logits_NxV, top_k)[0][:, -1:]
         logits_NxV = jnp.where(logits_NxV < kth_N1, neg_inf, logits_NxV)
     if top_p < 1.0:
-        sorted_NxV = jnp.sort(logits_NxV, axis=-1)[:, ::-1]
-        probs_NxV = jax.nn.softmax(sorted_NxV, axis=-1)
-        # Keep a token while the mass strictly before it is below top_p (the first always stays).
-        before_NxV = jnp.cumsum(probs_NxV, axis=-1) - probs_NxV
-        cutoff_N1 = jnp.min(jnp.where(before_NxV < top_p, sorted_NxV, jnp.inf), axis=-1, keepdims=True)
-        logits_NxV = jnp.where(logits_NxV < cutoff_N1, neg_inf, logits_NxV)
+        logits_NxV = jnp.where(logits_NxV < nucleus_cutoff(logits_NxV, top_p), neg_inf, logits_NxV)
     return logits_NxV
+
+
+def nucleus_cutoff(logits_NxV: jax.Array, top_p: float, iters: int = 32) -> jax.Array:
+    """[N, 1]: the smallest logit c with mass(logits > c) < top_p: a token is in the nucleus when the
+    mass strictly above it is below top_p (the top token always is). Found by bisection on the value
+    instead of a vocabulary sort: each of the `iters` halvings is one masked sum over the row (a sort of
+    49k logits a row was ~45% of a decode step on CPU). The bracket starts at [max − 100, max] (below
+    max − 100 lies < V·e⁻¹⁰⁰ of the mass, so the cutoff is inside it) and 32 halvings narrow it to
+    2.3e-8, under float32 resolution at the logits' scale: the same tokens as a sort, up to ties
+    closer than that."""
+    probs_NxV = jax.nn.softmax(logits_NxV.astype(jnp.float32), axis=-1)
+    hi_N1 = jnp.max(logits_NxV, axis=-1, keepdims=True).astype(jnp.float32)  # mass above it: 0 < top_p
+
+    def halve(_, bracket):
+        lo_N1, hi_N1 = bracket
+        mid_N1 = (lo_N1 + hi_N1) / 2
+        inside_N1 = jnp.sum(jnp.where(logits_NxV > mid_N1, probs_NxV, 0.0), axis=-1, keepdims=True) < top_p
+        return jnp.where(inside_N1, lo_N1, mid_N1), jnp.where(inside_N1, mid_N1, hi_N1)
+
+    lo_N1, _ = jax.lax.fori_loop(0, iters, halve, (hi_N1 - 100.0, hi_N1))
+    return jnp.min(jnp.where(logits_NxV > lo_N1, logits_NxV, jnp.inf), axis=-1, keepdims=True)
 
 
 def _pick(logits_NxV, key, p: SamplingParams):

@@ -91,6 +91,29 @@ def test_top_p_and_top_k_filters():
     assert kept(filter_logits(logits, 1.0, 3)) == [True, True, True, False]
 
 
+def _nucleus_by_sort(logits, top_p):
+    """The rule written the direct way: sort, keep a token while the mass strictly before it is < top_p."""
+    kept = np.zeros(logits.shape, bool)
+    for n, row in enumerate(logits.astype(np.float64)):
+        order = np.argsort(-row, kind="stable")
+        probs = np.exp(row - row.max())[order] / np.exp(row - row.max()).sum()
+        cutoff = row[order][(np.cumsum(probs) - probs) < top_p].min()
+        kept[n] = row >= cutoff
+    return kept
+
+
+@pytest.mark.parametrize("top_p", [0.3, 0.9, 0.99])
+def test_the_nucleus_matches_a_sort_on_vocabulary_sized_rows(top_p):
+    rng = np.random.default_rng(7)
+    logits = (rng.standard_normal((6, 49152)) * np.array([[0.5], [2], [4], [8], [20], [60]])).astype(np.float32)
+    logits[1, :100] = logits[1].max()  # a tie at the top spanning the nucleus
+    logits[2, ::3] = np.finfo(np.float32).min  # masked by top-k before top-p
+    got = np.asarray(filter_logits(jnp.asarray(logits), top_p, 0)) > -1e30
+    want = _nucleus_by_sort(logits, top_p)
+    np.testing.assert_array_equal(got, want)
+    assert want[4].sum() < want[0].sum()  # peaked rows keep fewer tokens: the rows differ in kind
+
+
 def test_prompt_longer_than_cache_is_a_clear_error(model):
     graphdef, state = nnx.split(model)
     tokens, valid = left_pad([[1] * 250])
