@@ -2,8 +2,9 @@
 
 Prompts are left-padded, so every row's last prompt token sits in the same slot and the cache
 write index is a scalar. G samples per prompt share the prefill: the prompt cache is computed
-once for B rows and repeated G times. Returned log-probs are those of the sampled tokens under
-the temperature-scaled model distribution (before top-p/top-k truncation), which is what a
+once for B rows, and its G rows read it from that one copy (`share_prefix`), so a decode step reads
+the prompt's keys once a group, not G times. Returned log-probs are those of the sampled tokens
+under the temperature-scaled model distribution (before top-p/top-k truncation), which is what a
 trainer recomputes from the same logits.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from personax.models.transformer import init_cache, positions_from_valid
+from personax.models.transformer import init_cache, positions_from_valid, share_prefix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,12 +111,11 @@ def generate(graphdef, state, prompt_BxP, valid_BxP, key, params: SamplingParams
     check_fits(P, M, cfg.max_seq_len)
     S = P + M
     kv_valid_BxS = jnp.concatenate([valid_BxP, jnp.ones((B, M), bool)], axis=1)
-    slot_mask_PxS = jnp.arange(S)[None, :] <= jnp.arange(P)[:, None]
-    cache = init_cache(cfg, B, S)
+    causal_PxP = jnp.tril(jnp.ones((P, P), bool))
     logits_BxPxV, cache = model(prompt_BxP, positions_from_valid(valid_BxP),
-                                slot_mask_PxS[None] & kv_valid_BxS[:, None, :], cache, 0)
+                                causal_PxP[None] & valid_BxP[:, None, :], init_cache(cfg, B, P), 0)
+    cache = share_prefix(cache, G, M)  # the G samples of a prompt read its P slots from one copy
     rep = lambda x: jnp.repeat(x, G, axis=0)
-    cache = jax.tree.map(rep, cache)
     kv_valid_NxS = rep(kv_valid_BxS)
     next_pos_N = rep(jnp.sum(valid_BxP, axis=1).astype(jnp.int32))
     stop_S = jnp.asarray(params.stop_ids or (-1,), jnp.int32)

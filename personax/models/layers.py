@@ -90,18 +90,35 @@ def apply_rope(x_BxTxHxD: jax.Array, positions_BxT: jax.Array, inv_freq_F: jax.A
 
 
 def attend(q_BxTxHxD: jax.Array, k_BxSxKxD: jax.Array, v_BxSxKxD: jax.Array,
-           mask_BxTxS: jax.Array, scale: float, softcap: float | None) -> jax.Array:
-    """Grouped-query attention; returns B x T x (H*D)."""
+           mask_BxTxS: jax.Array, scale: float, softcap: float | None,
+           prefix_k_RxPxKxD: jax.Array | None = None, prefix_v_RxPxKxD: jax.Array | None = None) -> jax.Array:
+    """Grouped-query attention; returns B x T x (H*D).
+
+    With a shared prefix, the keys are the R prefixes' P slots followed by each row's own S − P: rows
+    r·G .. r·G + G − 1 (G = B / R) all see prefix r, which is stored and read once, not G times (G
+    samples of one prompt; the mask still spans all S slots, prefix first)."""
     B, T, H, D = q_BxTxHxD.shape
     K = k_BxSxKxD.shape[2]
     q_BxTxKxGxD = q_BxTxHxD.reshape(B, T, K, H // K, D)
-    logits_BxKxGxTxS = jnp.einsum("btkgd,bskd->bkgts", q_BxTxKxGxD, k_BxSxKxD,
-                                  preferred_element_type=jnp.float32) * scale
+    logits_BxKxGxTxS = jnp.einsum("btkgd,bskd->bkgts", q_BxTxKxGxD, k_BxSxKxD, preferred_element_type=jnp.float32)
+    if prefix_k_RxPxKxD is not None:
+        R, P = prefix_k_RxPxKxD.shape[:2]
+        q_RxNxTxKxGxD = q_BxTxKxGxD.reshape(R, B // R, T, K, H // K, D)
+        prefix_BxKxGxTxP = jnp.einsum("rntkgd,rpkd->rnkgtp", q_RxNxTxKxGxD, prefix_k_RxPxKxD,
+                                      preferred_element_type=jnp.float32).reshape(B, K, H // K, T, P)
+        logits_BxKxGxTxS = jnp.concatenate([prefix_BxKxGxTxP, logits_BxKxGxTxS], axis=-1)
+    logits_BxKxGxTxS = logits_BxKxGxTxS * scale
     if softcap:
         logits_BxKxGxTxS = jnp.tanh(logits_BxKxGxTxS / softcap) * softcap
     logits_BxKxGxTxS = jnp.where(mask_BxTxS[:, None, None], logits_BxKxGxTxS, jnp.finfo(jnp.float32).min)
     probs_BxKxGxTxS = jax.nn.softmax(logits_BxKxGxTxS, axis=-1).astype(v_BxSxKxD.dtype)
-    out_BxTxKxGxD = jnp.einsum("bkgts,bskd->btkgd", probs_BxKxGxTxS, v_BxSxKxD)
+    if prefix_k_RxPxKxD is None:
+        out_BxTxKxGxD = jnp.einsum("bkgts,bskd->btkgd", probs_BxKxGxTxS, v_BxSxKxD)
+    else:
+        probs_RxNxKxGxTxP = probs_BxKxGxTxS[..., :P].reshape(R, B // R, K, H // K, T, P)
+        out_BxTxKxGxD = (jnp.einsum("bkgts,bskd->btkgd", probs_BxKxGxTxS[..., P:], v_BxSxKxD)
+                         + jnp.einsum("rnkgtp,rpkd->rntkgd", probs_RxNxKxGxTxP, prefix_v_RxPxKxD
+                                      ).reshape(B, T, K, H // K, D))
     return out_BxTxKxGxD.reshape(B, T, H * D)
 
 

@@ -3,6 +3,8 @@
 Every forward takes explicit `positions_BxT` and a boolean `mask_BxTxS` (which key slots each
 query may see), so padding, packing and KV-cache decoding are all just different masks.
 With a cache, the T new keys/values are written at slots [cache_index, cache_index + T).
+A group-shared cache (`share_prefix`) keeps G rows' common prompt once: its P slots come first, each
+row's own slots after them, and the masks and `cache_index` count slots the same way.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from flax import nnx
 from personax.models.config import ModelConfig, RopeScaling
 from personax.models.layers import MLP, Linear, RMSNorm, apply_rope, attend, rope_inv_freq
 
-Cache = list  # per layer: {"k": B x S x K x D, "v": B x S x K x D}
+Cache = list  # per layer: {"k": B x S x K x D, "v": B x S x K x D} (+ "prefix_k"/"prefix_v": R x P x K x D)
 
 
 class Attention(nnx.Module):
@@ -46,14 +48,18 @@ class Attention(nnx.Module):
         inv_freq_F = rope_inv_freq(D, self.rope_theta, self.rope_scaling)
         q_BxTxHxD = apply_rope(q_BxTxHxD, positions_BxT, inv_freq_F)
         k_BxTxKxD = apply_rope(k_BxTxKxD, positions_BxT, inv_freq_F)
+        prefix = ()
         if kv is not None:
-            at = (0, cache_index, 0, 0)
-            kv = {"k": jax.lax.dynamic_update_slice(kv["k"], k_BxTxKxD.astype(kv["k"].dtype), at),
+            own_index = cache_index - kv["prefix_k"].shape[1] if "prefix_k" in kv else cache_index
+            at = (0, own_index, 0, 0)
+            kv = {**kv, "k": jax.lax.dynamic_update_slice(kv["k"], k_BxTxKxD.astype(kv["k"].dtype), at),
                   "v": jax.lax.dynamic_update_slice(kv["v"], v_BxTxKxD.astype(kv["v"].dtype), at)}
             k_BxSxKxD, v_BxSxKxD = kv["k"].astype(q_BxTxHxD.dtype), kv["v"].astype(q_BxTxHxD.dtype)
+            if "prefix_k" in kv:
+                prefix = (kv["prefix_k"].astype(q_BxTxHxD.dtype), kv["prefix_v"].astype(q_BxTxHxD.dtype))
         else:
             k_BxSxKxD, v_BxSxKxD = k_BxTxKxD, v_BxTxKxD
-        out_BxTxHD = attend(q_BxTxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxTxS, self.scale, self.softcap)
+        out_BxTxHD = attend(q_BxTxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxTxS, self.scale, self.softcap, *prefix)
         return self.o(out_BxTxHD), kv
 
 
@@ -155,3 +161,13 @@ def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
     shape = (batch, length, cfg.n_kv_heads, cfg.head_dim)
     dtype = dtype or cfg.dtype
     return [{"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)} for _ in range(cfg.n_layers)]
+
+
+def share_prefix(prefix_cache: Cache, group_size: int, own_len: int) -> Cache:
+    """A cache for R·G rows from R prompts' filled caches (R x P slots each): G rows a prompt read its P
+    slots from one copy (`attend`'s shared prefix) and write `own_len` slots of their own after them."""
+    def layer(kv):
+        R, _, K, D = kv["k"].shape
+        own = jnp.zeros((R * group_size, own_len, K, D), kv["k"].dtype)
+        return {"k": own, "v": own, "prefix_k": kv["k"], "prefix_v": kv["v"]}
+    return [layer(kv) for kv in prefix_cache]

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from personax.models.transformer import causal_mask, init_cache, positions_from_valid
+from personax.models.transformer import causal_mask, init_cache, positions_from_valid, share_prefix
 from personax.rl.aggregation import aggregation_count
 from personax.rl.loss import LossConfig, policy_loss
 from personax.train.losses import token_logprobs
@@ -43,9 +43,9 @@ def _shared_prompt_hidden(model: nnx.Module, tokens_NxL, valid_NxL, prompt_len: 
         raise ValueError(f"shared-prompt forward: {N} rows are not whole groups of G={group_size}")
     P, G = prompt_len, group_size
     positions_NxL, mask_NxLxL = positions_from_valid(valid_NxL), causal_mask(valid_NxL)
-    cache = init_cache(model.cfg, N // G, L)
-    h_BxPxD, cache = model.hidden(tokens_NxL[::G, :P], positions_NxL[::G, :P], mask_NxLxL[::G, :P], cache, 0)
-    cache = jax.tree.map(lambda x: jnp.repeat(x, G, axis=0), cache)
+    cache = init_cache(model.cfg, N // G, P)
+    h_BxPxD, cache = model.hidden(tokens_NxL[::G, :P], positions_NxL[::G, :P], mask_NxLxL[::G, :P, :P], cache, 0)
+    cache = share_prefix(cache, G, L - P)  # a group's rows read its prompt's keys from one copy
     h_NxMxD, _ = model.hidden(tokens_NxL[:, P:], positions_NxL[:, P:], mask_NxLxL[:, P:], cache, P)
     # The prompt's last slot predicts the first completion token; completion slot t predicts t + 1.
     return jnp.concatenate([jnp.repeat(h_BxPxD[:, -1:], G, axis=0), h_NxMxD[:, :-1]], axis=1)
