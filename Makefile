@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/completion_projection.py
 	$(BIN)/python bench/malloc_hugepages.py
 	$(BIN)/python bench/shared_prompt.py
+	$(BIN)/python bench/rollout_decode.py
 
 clean:
 	rm -rf $(VENV)
