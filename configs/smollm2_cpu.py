@@ -22,15 +22,22 @@ of every method on the 40 held-out states with 8 sim answers a prompt (`eval.ans
 robustness sweeps on 12 of them. `:ablations` adds the task-reward-only GRPO and the no-profile
 SFT -> GRPO stages (roughly doubles the time).
 
-Time, measured 2026-12-01 on the 2-core box (workdir/smollm2_v6): data 15 s, SFT 37 min (14 s a
-step), GRPO 32 min (2.7 min a step: rollout 67-116 s, update 62-102 s), evaluation of the 10 methods
-27 min, robustness sweeps 22 min (with a test run sharing the box). About 2h in all.
-Measured result (docs/training.md, "Measured: smollm2_cpu"), held-out sim personalization 1-10 at 8
+Time, measured 2026-12-01 on the 2-core box (workdir/smollm2_v6, at commit 8abc8d9): data 15 s, SFT
+37 min (14 s a step), GRPO 32 min (2.7 min a step: rollout 67-116 s, update 62-102 s), evaluation of
+the 10 methods 27 min, robustness sweeps 22 min (with a test run sharing the box). About 2h in all.
+Since the sampler shares a prompt's cache across its group and finds the top-p nucleus without a sort
+(docs/benchmarks.md, "Rollout sampling"), a GRPO step alone on the box is ~2 min (rollout 41-53 s,
+update 69-79 s; workdir/exp_seed1), so GRPO is ~25 min and the job ~1h50.
+Measured result (docs/training.md, "Measured: smollm2_cpu"; at 8abc8d9, the same algorithm with the
+earlier sampler), held-out sim personalization 1-10 at 8
 answers a prompt: original 1.77, zero-shot 1.13, SFT 1.96 [1.68, 2.28], GRPO 2.18 [1.87, 2.50]; task
 4.40 -> 10.00 -> 10.00 (original 10); full history 3.31, retrieval 2.97, oracle 8.70. Zero-shot -> SFT
 rises beyond its interval (personalization +0.84 [0.51, 1.17], held-out R +0.178 [0.142, 0.211]); SFT ->
 GRPO raises personalization just beyond its interval (+0.21 [0.004, 0.42]) but not the held-out reward
-(+0.009 [-0.004, 0.021]: the profile score stays at 1.21). PPOpt stays below the history baselines.
+(+0.009 [-0.004, 0.021]: the profile score stays at 1.21). A replicate GRPO draw from the same SFT
+checkpoint (`--config.grpo.seed=1`) gives -0.19 [-0.41, -0.01], G 8 gives +0.26 [0.07, 0.48]
+(docs/training.md, "More GRPO draws"): the training run's own spread is as large as the gain.
+PPOpt stays below the history baselines.
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
