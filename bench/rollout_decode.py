@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+import pathlib
+import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -21,12 +22,13 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from speed_common import median_seconds  # noqa: E402
+
 
 def _timed(fn) -> float:
-    fn()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    """One warm-up call of the shape, then one timed."""
+    return median_seconds(fn, repeats=1)
 
 
 def sorted_nucleus(logits_NxV, top_p):

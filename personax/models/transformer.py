@@ -50,13 +50,12 @@ class Attention(nnx.Module):
         k_BxTxKxD = apply_rope(k_BxTxKxD, positions_BxT, inv_freq_F)
         prefix = ()
         if kv is not None:
-            own_index = cache_index - kv["prefix_k"].shape[1] if "prefix_k" in kv else cache_index
-            at = (0, own_index, 0, 0)
+            if "prefix_k" in kv:  # a group-shared cache: the prompt's slots come first, the own ones after
+                prefix = (kv["prefix_k"].astype(q_BxTxHxD.dtype), kv["prefix_v"].astype(q_BxTxHxD.dtype))
+            at = (0, cache_index - (prefix[0].shape[1] if prefix else 0), 0, 0)
             kv = {**kv, "k": jax.lax.dynamic_update_slice(kv["k"], k_BxTxKxD.astype(kv["k"].dtype), at),
                   "v": jax.lax.dynamic_update_slice(kv["v"], v_BxTxKxD.astype(kv["v"].dtype), at)}
             k_BxSxKxD, v_BxSxKxD = kv["k"].astype(q_BxTxHxD.dtype), kv["v"].astype(q_BxTxHxD.dtype)
-            if "prefix_k" in kv:
-                prefix = (kv["prefix_k"].astype(q_BxTxHxD.dtype), kv["prefix_v"].astype(q_BxTxHxD.dtype))
         else:
             k_BxSxKxD, v_BxSxKxD = k_BxTxKxD, v_BxTxKxD
         out_BxTxHD = attend(q_BxTxHxD, k_BxSxKxD, v_BxSxKxD, mask_BxTxS, self.scale, self.softcap, *prefix)
