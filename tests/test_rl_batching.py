@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from personax.rl.batching import BatchHierarchy, update_schedule
-from personax.rl.config import batch_hierarchy, get_grpo_config, loss_config, sampling_params
+from personax.rl.config import batch_hierarchy, get_grpo_config, loss_config, old_logp_source, sampling_params
 
 
 def test_counts():
@@ -81,3 +81,13 @@ def test_config_overrides_flow_through():
     c.batch.mini_batch_size = 5
     with pytest.raises(ValueError, match="16 completions do not split into mini-batches of 5"):
         batch_hierarchy(c)
+
+
+def test_old_logp_source_is_checked():
+    c = get_grpo_config()
+    assert old_logp_source(c) == "trainer"
+    c.old_logp = "sampler"
+    assert old_logp_source(c) == "sampler"
+    c.old_logp = "vllm"
+    with pytest.raises(ValueError, match=r"grpo.old_logp='vllm': must be one of \('trainer', 'sampler'\)"):
+        old_logp_source(c)

@@ -144,3 +144,19 @@ def test_grpo_seed_alone_draws_a_replicate_from_the_same_sft(grpo_done, tmp_path
     mine, theirs = _final_params(tmp_path, "grpo", 1), _final_params(straight, "grpo", 1)
     theirs = dict(_flatten(theirs))  # the same seed gives the same bits (the resume test above)
     assert any(not np.array_equal(a, theirs[k]) for k, a in _flatten(mine))
+
+
+def test_sampler_log_probs_as_old_policy_give_the_trainer_pass_update(grpo_done, tmp_path):
+    """smoke_cpu makes 2 updates a step (8 completions, mini-batches of 4), so π_old is a stored pass; the
+    sampler's own log-probs (no extra forward) must move the weights as the trainer's pass does."""
+    straight, _ = grpo_done
+    _copy_sft_result(straight, tmp_path)
+    out, _ = _stage("grpo", tmp_path, "--config.grpo.steps=1", "--config.grpo.old_logp=sampler",
+                    *GRPO).communicate(timeout=600)
+    assert b"grpo: step=1" in out, out.decode()[-3000:]
+    sft, trainer = dict(_flatten(_final_params(straight, "sft", 8))), dict(_flatten(_final_params(straight, "grpo", 1)))
+    sampler = dict(_flatten(_final_params(tmp_path, "grpo", 1)))
+    moved = sum(float(np.abs(trainer[k] - sft[k]).sum()) for k in sft)
+    apart = sum(float(np.abs(sampler[k] - trainer[k]).sum()) for k in sft)
+    assert moved > 0 and apart < 0.01 * moved, (apart, moved)
+    assert "logprob_gap_sampler_trainer" not in _metrics(tmp_path, "grpo")[0]  # two updates: no on-policy gap

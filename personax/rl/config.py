@@ -32,6 +32,10 @@ def get_grpo_config() -> config_dict.ConfigDict:
     c.batch.data_shards = 1
     c.batch.shuffle = True
     c.batch.share_prompt = False  # True: one prompt forward/backward per group (micro_batch_size % G == 0)
+    # π_old when a step makes several updates: "trainer" (a forward pass over the rollouts before the first
+    # update) or "sampler" (the log-probs the sampler drew them with: no extra pass; exact only where the
+    # sampler and the trainer compute the same numbers, which `logprob_gap_sampler_trainer` shows).
+    c.old_logp = "trainer"
 
     c.advantage = config_dict.ConfigDict()
     c.advantage.estimator = "group_norm"  # group_norm | group_center | rloo
@@ -60,6 +64,15 @@ def loss_config(c: config_dict.ConfigDict) -> LossConfig:
 def batch_hierarchy(c: config_dict.ConfigDict) -> BatchHierarchy:
     fields = {k: v for k, v in c.batch.to_dict().items() if k != "shuffle"}
     return BatchHierarchy(**fields)
+
+
+OLD_LOGP_SOURCES = ("trainer", "sampler")
+
+
+def old_logp_source(c: config_dict.ConfigDict) -> str:
+    if c.old_logp not in OLD_LOGP_SOURCES:
+        raise ValueError(f"grpo.old_logp={c.old_logp!r}: must be one of {OLD_LOGP_SOURCES}")
+    return c.old_logp
 
 
 def sampling_params(c: config_dict.ConfigDict, stop_ids: tuple[int, ...]) -> SamplingParams:

@@ -24,7 +24,7 @@ from personax.rewards import build_deployed, build_judges, reward_context, rewar
 from personax.rewards.learned import build_scorer
 from personax.rl.advantages import compute_advantages
 from personax.rl.batching import update_schedule
-from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, sampling_params
+from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, old_logp_source, sampling_params
 from personax.rl.filtering import drop_rows, valid_rollouts
 from personax.sampler import generate
 from personax.rewards.base import summary
@@ -107,6 +107,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     G_shared = h.group_size if h.share_prompt else 1  # rows per prompt pass in the trainer's forwards
     logp_fn = jax.jit(make_logprob_fn(graphdef, P, T, G_shared))
     on_policy = h.updates_per_step == 1  # π_old is the differentiated policy: no separate old pass
+    old_from_trainer = not on_policy and old_logp_source(g) == "trainer"
     update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T, on_policy, G_shared),
                         out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / stage) or [{}])[-1]  # a finished run reports its last logged step
@@ -142,10 +143,12 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "advantages": np.asarray(adv_N),
                         "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
         gap = {}
-        if not on_policy or loss_cfg.beta > 0:  # a separate forward over the rollouts is needed
+        if old_from_trainer or loss_cfg.beta > 0:  # a separate forward over the rollouts is needed
             rollout_in = put_global(mesh, (tokens_NxL, valid_NxL))
         if on_policy:
             rollout_data["sampler_logp"] = out.logprobs_NxM
+        elif not old_from_trainer:
+            rollout_data["old_logp"] = out.logprobs_NxM
         else:
             rollout_data["old_logp"] = old_logp = to_numpy(logp_fn(trainable, rngs, frozen, *rollout_in))
             gap = {"logprob_gap_sampler_trainer": float(np.abs(old_logp - out.logprobs_NxM)[comp_mask_NxM].mean())}
