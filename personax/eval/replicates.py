@@ -1,0 +1,127 @@
+"""A stage gain over replicate training runs, with an interval that covers the training run too.
+
+A report's paired interval (`stats.stage_gains`) resamples held-out states: it says how sure one run's
+gain is on other states, not whether another run of the same recipe gains as much. Given R evaluated
+workdirs of one recipe on the same held-out states (replicate draws, e.g. `--config.grpo.seed=N` from
+one SFT checkpoint, docs/training.md), this reads each `report/items.jsonl`, takes the per-state
+differences after − before, and bootstraps runs and states together: each resample draws R runs and
+N states with replacement (the same states for every run drawn, as they were evaluated on the same
+states) and averages. With few runs (R = 2-4) the interval is as coarse as the runs are few.
+
+    python -m personax.eval.replicates workdir/run_a workdir/run_b workdir/run_c   # ppopt_sft -> ppopt_grpo
+    python -m personax.eval.replicates W1 W2 --before ppopt_zero_shot --after ppopt_sft
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+from personax.eval.stats import heldout_reward, stage_gains
+
+METRICS: dict[str, Callable[[dict, dict], float | None]] = {
+    "personalization": lambda item, w: item.get("personalization"),
+    "task": lambda item, w: item.get("task"),
+    "reward": heldout_reward,
+}
+
+
+def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """(method -> items, the run's reward weights) from `WORKDIR/report/`."""
+    report = pathlib.Path(workdir) / "report"
+    items_path, summary_path = report / "items.jsonl", report / "summary.json"
+    for path in (items_path, summary_path):
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no evaluation here; run `personax eval --workdir {workdir}` first")
+    by_method: dict[str, list[dict]] = {}
+    for line in items_path.read_text().splitlines():
+        item = json.loads(line)
+        by_method.setdefault(item["method"], []).append(item)
+    return by_method, json.loads(summary_path.read_text()).get("reward_weights", {})
+
+
+def differences_RxN(runs: Sequence[dict[str, list[dict]]], weights: dict[str, float], before: str, after: str,
+                    metric: str, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """[runs, states] of after − before on the states every run scored both methods on, in a fixed order."""
+    value = METRICS[metric]
+    per_run = []
+    for name, by_method in zip(names, runs):
+        missing = [m for m in (before, after) if not by_method.get(m)]
+        if missing:
+            raise ValueError(f"{name}: no items of {missing} in report/items.jsonl; evaluate them there first")
+        first = {i["state_id"]: value(i, weights) for i in by_method[before]}
+        per_run.append({i["state_id"]: value(i, weights) - first[i["state_id"]] for i in by_method[after]
+                        if value(i, weights) is not None and first.get(i["state_id"]) is not None})
+    states = sorted(set.intersection(*(set(d) for d in per_run)))
+    if not states:
+        raise ValueError(f"the runs {list(names)} share no held-out state scored by both {before} and {after}")
+    return np.array([[d[s] for s in states] for d in per_run]), states
+
+
+def replicate_interval(diffs_RxN: np.ndarray, seed: int = 0, samples: int = 2000, confidence: float = 0.95
+                       ) -> tuple[float, float]:
+    """Percentile interval of the mean over resamples of runs and states (both with replacement)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    rng = np.random.default_rng(seed)
+    R, N = diffs_RxN.shape
+    runs_SxR, states_SxN = rng.integers(0, R, (samples, R)), rng.integers(0, N, (samples, N))
+    means_S = np.array([diffs_RxN[r][:, s].mean() for r, s in zip(runs_SxR, states_SxN)])
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(means_S, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def replicate_gains(workdirs: Sequence[str | pathlib.Path], before: str = "ppopt_sft", after: str = "ppopt_grpo",
+                    seed: int = 0, confidence: float = 0.95) -> dict:
+    """{"runs": [{workdir, metric: {mean, lo, hi, n}}], metric: {mean, lo, hi, sd_between_runs, states}}."""
+    if len(workdirs) < 2:
+        raise ValueError(f"replicates: need at least 2 workdirs, got {len(workdirs)}")
+    names = [str(w) for w in workdirs]
+    read = [read_run(w) for w in workdirs]
+    runs, weights = [r[0] for r in read], read[0][1]
+    for name, (_, w) in zip(names, read):
+        if w != weights:
+            raise ValueError(f"{name}: reward weights {w} differ from {names[0]}'s {weights}; not one recipe")
+    out: dict = {}
+    for metric in METRICS:  # checks every run first: both methods scored, shared states
+        diffs_RxN, states = differences_RxN(runs, weights, before, after, metric, names)
+        lo, hi = replicate_interval(diffs_RxN, seed, confidence=confidence)
+        out[metric] = {"mean": float(diffs_RxN.mean()), "lo": lo, "hi": hi, "states": len(states),
+                       "sd_between_runs": float(diffs_RxN.mean(axis=1).std(ddof=1))}
+    out["runs"] = [{"workdir": n, **stage_gains(r, [(before, after)], weights, seed, confidence=confidence)
+                    [f"{before}->{after}"]} for n, r in zip(names, runs)]
+    return out
+
+
+def render(gains: dict, before: str, after: str) -> str:
+    cell = lambda s: f"{s['mean']:+.3f} [{s['lo']:+.3f}, {s['hi']:+.3f}]"  # noqa: E731
+    lines = [f"{before} -> {after}, paired over held-out states (brackets: 95% bootstrap)", "",
+             "| run | Δ personalization | Δ task | Δ R |", "|---|---|---|---|"]
+    lines += [f"| {r['workdir']} | {cell(r['personalization'])} | {cell(r['task'])} | {cell(r['reward'])} |"
+              for r in gains["runs"]]
+    lines.append(f"| **all {len(gains['runs'])} runs** (runs and states resampled) | "
+                 + " | ".join(cell(gains[m]) for m in METRICS) + " |")
+    lines += ["", "sd of the run means: " + ", ".join(f"{m} {gains[m]['sd_between_runs']:.3f}" for m in METRICS)]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("workdirs", nargs="+", help="evaluated workdirs of one recipe (replicate runs)")
+    p.add_argument("--before", default="ppopt_sft")
+    p.add_argument("--after", default="ppopt_grpo")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of a table")
+    args = p.parse_args(argv)
+    try:
+        gains = replicate_gains(args.workdirs, args.before, args.after)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"replicates: {e}")
+    print(json.dumps(gains, indent=1) if args.json else render(gains, args.before, args.after))
+
+
+if __name__ == "__main__":
+    main()
