@@ -84,3 +84,8 @@ def test_grpo_prompt_states_come_from_the_named_splits_and_never_the_held_out_on
         prompt_states(paths, ("rl", "eval"), held_out="eval")
     with pytest.raises(ValueError, match="unknown split"):
         prompt_states(paths, (), held_out="eval")
+    two = prompt_states(paths, ("rl", "sft"), held_out="eval", max_states=2)
+    assert [e.state_id for e in two] == [e.state_id for e in rl[:2]]
+    for bad in (0, len(rl) + len(sft) + 1):
+        with pytest.raises(ValueError, match=rf"grpo.max_states={bad}: must be 1 to the {len(rl) + len(sft)} states"):
+            prompt_states(paths, ("rl", "sft"), held_out="eval", max_states=bad)

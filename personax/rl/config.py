@@ -13,6 +13,8 @@ from personax.sampler import SamplingParams
 def get_grpo_config() -> config_dict.ConfigDict:
     c = config_dict.ConfigDict()
     c.prompt_splits = ("rl",)  # the data splits whose states GRPO samples (their teacher labels unused)
+    # Only the first N of those states (None: all): the overfit check, GRPO's reward must rise on a few states.
+    c.max_states = config_dict.placeholder(int)
     # GRPO's own draws (state order, sampling keys, mini-batch order); None: the experiment's `seed`. Set it
     # alone for a replicate run from the same data and SFT checkpoint (`seed` also decides the data).
     c.seed = config_dict.placeholder(int)

@@ -44,14 +44,19 @@ def grpo_optimizer(g: ml_collections.ConfigDict) -> optax.GradientTransformation
     return optax.chain(optax.clip_by_global_norm(g.grad_clip), optax.adam(g.lr, b1=g.b1, b2=g.b2, eps=g.eps))
 
 
-def prompt_states(paths: dict[str, pathlib.Path], splits: tuple[str, ...], held_out: str) -> list:
-    """The states GRPO samples: the named splits' examples, split by split in file order."""
+def prompt_states(paths: dict[str, pathlib.Path], splits: tuple[str, ...], held_out: str,
+                  max_states: int | None = None) -> list:
+    """The states GRPO samples: the named splits' examples, split by split in file order; with
+    `max_states` only the first that many (the overfit check: can GRPO raise the reward on a few states)."""
     unknown = [s for s in splits if s not in paths]
     if not splits or unknown:
         raise ValueError(f"grpo.prompt_splits={splits!r}: unknown split(s) {unknown}; the data has {sorted(paths)}")
     if held_out in splits:
         raise ValueError(f"grpo.prompt_splits must not name {held_out!r}: eval.split holds those states out")
-    return [e for s in splits for e in read_examples(paths[s])]
+    states = [e for s in splits for e in read_examples(paths[s])]
+    if max_states is not None and not 1 <= max_states <= len(states):
+        raise ValueError(f"grpo.max_states={max_states!r}: must be 1 to the {len(states)} states of {splits!r}")
+    return states[:max_states]
 
 
 def _decode(tok, tokens_NxM: np.ndarray, lengths_N: np.ndarray) -> list[str]:
@@ -66,7 +71,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     cfg = stage_config(cfg, spec)
     g = cfg.grpo
     paths = run_data(cfg, workdir)
-    examples = prompt_states(paths, tuple(g.prompt_splits), held_out=cfg.eval.split)
+    examples = prompt_states(paths, tuple(g.prompt_splits), held_out=cfg.eval.split, max_states=g.max_states)
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
     graphdef, trainable, rngs, frozen, lora, from_sft = grpo_policy(model, cfg, workdir, stage)
     mesh = make_mesh(MeshConfig(**cfg.mesh))
