@@ -65,3 +65,12 @@ def test_bad_inputs_are_named(tmp_path, capsys):
         main([str(a)])
     main([str(a), str(a)])
     assert "| **all 2 runs** (runs and states resampled) | +1.000 [+1.000, +1.000]" in capsys.readouterr().out
+
+
+def test_the_last_line_per_state_and_method_counts(tmp_path):
+    """items.jsonl is appended to as an evaluation resumes; a superseded line must not count twice."""
+    runs = [_run(tmp_path / f"r{k}", np.full(4, 1.0)) for k in range(2)]
+    items = runs[0] / "report" / "items.jsonl"
+    items.write_text(json.dumps(_item("ppopt_grpo", 0, 9.0)) + "\n" + items.read_text() + "\n")
+    out = replicate_gains(runs)
+    assert out["personalization"]["mean"] == pytest.approx(1.0) and out["runs"][0]["personalization"]["n"] == 4

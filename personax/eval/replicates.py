@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from personax.eval.harness import ItemStore
 from personax.eval.stats import heldout_reward, stage_gains
 
 METRICS: dict[str, Callable[[dict, dict], float | None]] = {
@@ -37,8 +38,7 @@ def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[s
         if not path.exists():
             raise FileNotFoundError(f"{path}: no evaluation here; run `personax eval --workdir {workdir}` first")
     by_method: dict[str, list[dict]] = {}
-    for line in items_path.read_text().splitlines():
-        item = json.loads(line)
+    for item in ItemStore(items_path).items.values():  # the last line per (state, method), as the report reads it
         by_method.setdefault(item["method"], []).append(item)
     return by_method, json.loads(summary_path.read_text()).get("reward_weights", {})
 
@@ -53,8 +53,8 @@ def differences_RxN(runs: Sequence[dict[str, list[dict]]], weights: dict[str, fl
         if missing:
             raise ValueError(f"{name}: no items of {missing} in report/items.jsonl; evaluate them there first")
         first = {i["state_id"]: value(i, weights) for i in by_method[before]}
-        per_run.append({i["state_id"]: value(i, weights) - first[i["state_id"]] for i in by_method[after]
-                        if value(i, weights) is not None and first.get(i["state_id"]) is not None})
+        then = {i["state_id"]: value(i, weights) for i in by_method[after]}
+        per_run.append({s: v - first[s] for s, v in then.items() if v is not None and first.get(s) is not None})
     states = sorted(set.intersection(*(set(d) for d in per_run)))
     if not states:
         raise ValueError(f"the runs {list(names)} share no held-out state scored by both {before} and {after}")

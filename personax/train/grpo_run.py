@@ -112,7 +112,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
     G_shared = h.group_size if h.share_prompt else 1  # rows per prompt pass in the trainer's forwards
     logp_fn = jax.jit(make_logprob_fn(graphdef, P, T, G_shared))
     on_policy = h.updates_per_step == 1  # π_old is the differentiated policy: no separate old pass
-    old_from_trainer = not on_policy and old_logp_source(g) == "trainer"
+    old_from_trainer = old_logp_source(g) == "trainer" and not on_policy  # the source checked either way
     update_fn = jax.jit(make_grpo_update(graphdef, tx, loss_cfg, P, T, on_policy, G_shared),
                         out_shardings=state_out_shardings(mesh, trainable, rngs, opt_state))
     last = (read_metrics(workdir / stage) or [{}])[-1]  # a finished run reports its last logged step
