@@ -71,4 +71,5 @@ def test_smoke_run_policies_after_sft_and_grpo(smoke_data, tmp_path):
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| ppopt_grpo |" in report and "| oracle |" in report
     assert list(summary["stage_gains"]) == ["ppopt_zero_shot->ppopt_sft", "ppopt_sft->ppopt_grpo"]
-    assert "| ppopt_sft → ppopt_grpo |" in report
+    assert summary["stage_gains"]["ppopt_sft->ppopt_grpo"]["profile"]["n"] == 6  # both stages write a profile
+    assert "| ppopt_sft → ppopt_grpo |" in report and "| Δ profile |" in report

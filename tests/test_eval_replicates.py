@@ -14,11 +14,13 @@ def _item(method, state, pers, profile=2.0):
             "profile": profile, "outcomes": {"win": 0.0, "tie": 1.0, "lose": 0.0}}
 
 
-def _run(path, grpo_gain_N, weights=WEIGHTS, sft_N=None):
+def _run(path, grpo_gain_N, weights=WEIGHTS, sft_N=None, profile_gain=0.0):
     sft_N = np.linspace(1.0, 3.0, len(grpo_gain_N)) if sft_N is None else sft_N
     (path / "report").mkdir(parents=True)
     items = [_item("ppopt_sft", i, float(s)) for i, s in enumerate(sft_N)]
-    items += [_item("ppopt_grpo", i, float(s + g)) for i, (s, g) in enumerate(zip(sft_N, grpo_gain_N))]
+    items += [_item("ppopt_grpo", i, float(s + g), 2.0 + profile_gain)
+              for i, (s, g) in enumerate(zip(sft_N, grpo_gain_N))]
+    items += [{**_item("original", i, float(s)), "profile": None} for i, s in enumerate(sft_N)]  # a baseline
     (path / "report" / "items.jsonl").write_text("\n".join(json.dumps(i) for i in items))
     (path / "report" / "summary.json").write_text(json.dumps({"reward_weights": weights}))
     return path
@@ -27,7 +29,7 @@ def _run(path, grpo_gain_N, weights=WEIGHTS, sft_N=None):
 def test_per_run_and_pooled_gains(tmp_path):
     rng = np.random.default_rng(0)
     gains = [1.0 + rng.normal(0, 0.3, 30), 0.6 + rng.normal(0, 0.3, 30)]
-    runs = [_run(tmp_path / f"r{k}", g) for k, g in enumerate(gains)]
+    runs = [_run(tmp_path / f"r{k}", g, profile_gain=0.5 * k) for k, g in enumerate(gains)]
     out = replicate_gains(runs)
     for run, g in zip(out["runs"], gains):
         assert run["personalization"]["mean"] == pytest.approx(g.mean())
@@ -35,9 +37,14 @@ def test_per_run_and_pooled_gains(tmp_path):
     pooled = out["personalization"]
     assert pooled["mean"] == pytest.approx(np.mean(gains)) and pooled["states"] == 30
     assert pooled["sd_between_runs"] == pytest.approx(np.std([g.mean() for g in gains], ddof=1))
-    # R moves by 0.4 / 9 per personalization point (profile, task and win are unchanged).
-    assert out["reward"]["mean"] == pytest.approx(np.mean(gains) * 0.4 / 9)
+    # Profile +0 in one run, +0.5 in the other; R moves by 0.4 / 9 a personalization point, 0.3 / 4 a profile point.
+    assert [r["profile"]["mean"] for r in out["runs"]] == [0.0, 0.5] and out["profile"]["mean"] == pytest.approx(0.25)
+    assert out["reward"]["mean"] == pytest.approx(np.mean(gains) * 0.4 / 9 + 0.25 * 0.3 / 4)
     assert out["task"]["mean"] == 0.0
+    # From a baseline that writes no profile: no profile gain, the others as before.
+    from_original = replicate_gains(runs, before="original")
+    assert from_original["profile"]["mean"] is None and from_original["reward"]["mean"] is None
+    assert from_original["personalization"]["states"] == 30
 
 
 def test_runs_that_disagree_widen_the_interval_past_each_runs_own():
@@ -65,6 +72,8 @@ def test_bad_inputs_are_named(tmp_path, capsys):
         main([str(a)])
     main([str(a), str(a)])
     assert "| **all 2 runs** (runs and states resampled) | +1.000 [+1.000, +1.000]" in capsys.readouterr().out
+    main([str(a), str(a), "--before", "original"])
+    assert "| +0.000 [+0.000, +0.000] | – | – |" in capsys.readouterr().out  # task unchanged; no profile, no R
 
 
 def test_the_last_line_per_state_and_method_counts(tmp_path):

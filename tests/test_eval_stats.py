@@ -106,8 +106,10 @@ def test_summary_has_profile_and_reward_only_for_methods_that_write_a_profile():
 
 def test_stage_gains_are_paired_by_state():
     before = [{**item(f"s{i}", 1.0 + i, 10.0, "tie"), "profile": 1.0} for i in range(4)]
-    after = [{**item(f"s{i}", 3.0 + i, 10.0, "win"), "profile": 1.0} for i in range(1, 5)]  # s4: no pair
+    after = [{**item(f"s{i}", 3.0 + i, 10.0, "win"), "profile": 1.0 + i} for i in range(1, 5)]  # s4: no pair
     g = stage_gains({"a": before, "b": after, "c": []}, [("a", "b"), ("b", "c")], WEIGHTS, samples=200)
     assert list(g) == ["a->b"]  # a stage with no items has no gain
     assert g["a->b"]["personalization"] == {"mean": 2.0, "lo": 2.0, "hi": 2.0, "n": 3}
-    assert g["a->b"]["reward"]["mean"] == pytest.approx(0.7) and g["a->b"]["task"]["mean"] == 0.0
+    assert g["a->b"]["profile"]["mean"] == pytest.approx(2.0)  # +1, +2, +3 on s1-s3
+    assert g["a->b"]["reward"]["mean"] == pytest.approx(0.7 + WEIGHTS["profile"] * 2.0 / 4)
+    assert g["a->b"]["task"]["mean"] == 0.0

@@ -16,18 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from personax.eval.harness import ItemStore
-from personax.eval.stats import heldout_reward, stage_gains
-
-METRICS: dict[str, Callable[[dict, dict], float | None]] = {
-    "personalization": lambda item, w: item.get("personalization"),
-    "task": lambda item, w: item.get("task"),
-    "reward": heldout_reward,
-}
+from personax.eval.stats import GAIN_METRICS, stage_gains
 
 
 def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[str, float]]:
@@ -46,7 +40,7 @@ def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[s
 def differences_RxN(runs: Sequence[dict[str, list[dict]]], weights: dict[str, float], before: str, after: str,
                     metric: str, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """[runs, states] of after − before on the states every run scored both methods on, in a fixed order."""
-    value = METRICS[metric]
+    value = GAIN_METRICS[metric]
     per_run = []
     for name, by_method in zip(names, runs):
         missing = [m for m in (before, after) if not by_method.get(m)]
@@ -87,7 +81,11 @@ def replicate_gains(workdirs: Sequence[str | pathlib.Path], before: str = "ppopt
         if w != weights:
             raise ValueError(f"{name}: reward weights {w} differ from {names[0]}'s {weights}; not one recipe")
     out: dict = {}
-    for metric in METRICS:  # checks every run first: both methods scored, shared states
+    for metric, value in GAIN_METRICS.items():  # personalization first: checks both methods scored, shared states
+        if metric != "personalization" and not all(any(value(i, weights) is not None for i in r[m])
+                                                    for r in runs for m in (before, after)):
+            out[metric] = {"mean": None, "lo": None, "hi": None, "states": 0, "sd_between_runs": None}
+            continue  # a baseline writes no profile, so it has no profile or held-out reward to gain on
         diffs_RxN, states = differences_RxN(runs, weights, before, after, metric, names)
         lo, hi = replicate_interval(diffs_RxN, seed, confidence=confidence)
         out[metric] = {"mean": float(diffs_RxN.mean()), "lo": lo, "hi": hi, "states": len(states),
@@ -98,14 +96,14 @@ def replicate_gains(workdirs: Sequence[str | pathlib.Path], before: str = "ppopt
 
 
 def render(gains: dict, before: str, after: str) -> str:
-    cell = lambda s: f"{s['mean']:+.3f} [{s['lo']:+.3f}, {s['hi']:+.3f}]"  # noqa: E731
+    cell = lambda s: "–" if s["mean"] is None else f"{s['mean']:+.3f} [{s['lo']:+.3f}, {s['hi']:+.3f}]"  # noqa: E731
     lines = [f"{before} -> {after}, paired over held-out states (brackets: 95% bootstrap)", "",
-             "| run | Δ personalization | Δ task | Δ R |", "|---|---|---|---|"]
-    lines += [f"| {r['workdir']} | {cell(r['personalization'])} | {cell(r['task'])} | {cell(r['reward'])} |"
-              for r in gains["runs"]]
+             "| run | Δ personalization | Δ task | Δ profile | Δ R |", "|---|---|---|---|---|"]
+    lines += [f"| {r['workdir']} | " + " | ".join(cell(r[m]) for m in GAIN_METRICS) + " |" for r in gains["runs"]]
     lines.append(f"| **all {len(gains['runs'])} runs** (runs and states resampled) | "
-                 + " | ".join(cell(gains[m]) for m in METRICS) + " |")
-    lines += ["", "sd of the run means: " + ", ".join(f"{m} {gains[m]['sd_between_runs']:.3f}" for m in METRICS)]
+                 + " | ".join(cell(gains[m]) for m in GAIN_METRICS) + " |")
+    lines += ["", "sd of the run means: " + ", ".join(f"{m} {gains[m]['sd_between_runs']:.3f}" for m in GAIN_METRICS
+                                                     if gains[m]["sd_between_runs"] is not None)]
     return "\n".join(lines)
 
 

@@ -46,9 +46,9 @@ def stages_table(summary: dict) -> list[str]:
     gains = summary.get("stage_gains", {})
     if gains:
         rows += ["", "Paired gains (same states, after − before):", "",
-                 "| stages | Δ personalization | Δ task | Δ R |", "|---|---|---|---|"]
+                 "| stages | Δ personalization | Δ task | Δ profile | Δ R |", "|---|---|---|---|---|"]
         rows += [f"| {pair.replace('->', ' → ')} | {ci(g['personalization'])} | {ci(g['task'])} | "
-                 f"{ci(g['reward'], 3)} |" for pair, g in gains.items()]
+                 f"{ci(g['profile'])} | {ci(g['reward'], 3)} |" for pair, g in gains.items()]
     return rows + [""]
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -69,9 +69,18 @@ def heldout_reward_formula(weights: dict[str, float]) -> str:
     return " + ".join(f"{weights[name]:g} · {term}" for name, term in terms.items() if weights.get(name)) or "0"
 
 
+# What a stage gain is measured on, per held-out item (None: the item has no such score, e.g. no profile).
+GAIN_METRICS: dict[str, Callable[[dict, dict], float | None]] = {
+    "personalization": lambda item, w: item.get("personalization"),
+    "task": lambda item, w: item.get("task"),
+    "profile": lambda item, w: item.get("profile"),
+    "reward": heldout_reward,
+}
+
+
 def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str, str]], weights: dict[str, float],
                 seed: int = 0, samples: int = 1000, confidence: float = 0.95) -> dict[str, dict]:
-    """"a->b" -> paired (same state) mean differences b − a of personalization, task and held-out reward."""
+    """"a->b" -> paired (same state) mean differences b − a of each of `GAIN_METRICS`."""
     out = {}
     for a, b in pairs:
         if not by_method.get(a) or not by_method.get(b):
@@ -79,8 +88,8 @@ def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str,
         first = {i["state_id"]: i for i in by_method[a]}
         both = [(first[i["state_id"]], i) for i in by_method[b] if i["state_id"] in first]
         gains = {}
-        for key, value in (("personalization", lambda i: i.get("personalization")),
-                           ("task", lambda i: i.get("task")), ("reward", lambda i: heldout_reward(i, weights))):
+        for key, metric in GAIN_METRICS.items():
+            value = lambda i: metric(i, weights)  # noqa: E731
             diffs = [value(y) - value(x) for x, y in both if value(x) is not None and value(y) is not None]
             gains[key] = _stat(diffs, seed, samples, confidence)
         out[f"{a}->{b}"] = gains
