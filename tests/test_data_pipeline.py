@@ -10,7 +10,7 @@ import pytest
 from personax.data.arrayrecord import read_shards, write_shards
 from personax.data.examples import PPOptExample
 from personax.data.importers import load, to_examples
-from personax.data.pipeline import PipelineConfig, build_pipeline
+from personax.data.pipeline import PipelineConfig, bucket_lengths, build_pipeline, trim_to_bucket, used_length
 from personax.data.sources import example_dataset
 from personax.data.tokenize import prompt_and_completion_ids, truncate_left
 
@@ -84,6 +84,27 @@ def test_packing_fills_rows_with_separate_segments():
         for s in (1, 2):
             assert (pos[seg == s] == np.arange(31)).all() and mask[seg == s].sum() == 5
     assert sum(int(m.sum()) for _, m, _, _ in rows) == 12 * 5
+
+
+def test_length_buckets_cut_a_batch_to_the_shortest_that_holds_it():
+    exs = [example(i, 5 * i, 4) for i in range(6)]  # 23 + 5i tokens: 23 ... 48
+    padded, packed = (batches(exs, max_len=64, batch_size=2, shuffle=False, pack=pack) for pack in (False, True))
+    buckets = bucket_lengths((32, 48), 64)
+    assert buckets == (32, 48, 64) and bucket_lengths((16, 64), 64) == (16, 64)
+    for b in padded + packed:
+        used = used_length(b)
+        assert b["segment_ids"][:, used - 1].any() and not b["segment_ids"][:, used:].any()
+        cut = trim_to_bucket(b, buckets, used)
+        keep = min(x for x in buckets if x >= used)
+        assert {k: v.shape for k, v in cut.items()} == {k: (2, keep) for k in b}
+        for k in b:  # every real token kept, in place; only padding dropped
+            np.testing.assert_array_equal(cut[k], b[k][:, :keep])
+        assert cut["loss_mask"].sum() == b["loss_mask"].sum()
+    assert [used_length(b) for b in padded] == [28, 38, 48]
+    assert [trim_to_bucket(b, buckets, used_length(b))["tokens"].shape[1] for b in padded] == [32, 48, 48]
+    for bad in ((48, 32), (32, 32), (0, 32), (32, 65)):
+        with pytest.raises(ValueError, match=r"length_buckets=.* must be increasing lengths in 1..max_len=64"):
+            bucket_lengths(bad, 64)
 
 
 def test_prompt_mode_left_pads_and_keeps_the_source_index():

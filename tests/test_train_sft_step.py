@@ -7,6 +7,7 @@ import optax
 import pytest
 from flax import nnx
 
+from personax.data.pipeline import trim_to_bucket, used_length
 from personax.models import registry  # noqa: F401
 from personax.models.config import get_config
 from personax.models.lora import LoRAConfig, apply_lora
@@ -68,6 +69,23 @@ def test_projecting_only_the_completion_positions_gives_the_same_loss_and_gradie
     check_loss_positions(batch["loss_mask"], 0)
     with pytest.raises(ValueError, match=f"sft.loss_positions={most - 1} but a batch row has {most}"):
         check_loss_positions(batch["loss_mask"], most - 1)
+
+
+def test_a_batch_cut_to_its_length_bucket_trains_like_the_padded_one():
+    """sft.length_buckets drops trailing padding columns only: same loss, same update."""
+    (graphdef, tr, rngs, frozen), _ = _setup()
+    tr = jax.tree.map(lambda x: x + 0.01, tr)
+    batch = _packed(_batch(length=16))
+    padded = {k: np.pad(v, ((0, 0), (0, 16))) for k, v in batch.items()}  # 32 columns, the last 16 padding
+    cut = trim_to_bucket(padded, (16, 24, 32), used_length(padded))
+    assert cut["tokens"].shape == (8, 16)
+    tx = optax.sgd(1.0)
+    for k in (0, 12):
+        step = jax.jit(make_sft_step(graphdef, tx, 2, loss_positions=k))
+        full, short = (step(tr, rngs, frozen, tx.init(tr), b) for b in (padded, cut))
+        np.testing.assert_allclose(short[3]["loss"], full[3]["loss"], rtol=1e-6)
+        for a, b in zip(jax.tree.leaves(full[0]), jax.tree.leaves(short[0])):
+            np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_gradient_accumulation_equals_one_big_batch():

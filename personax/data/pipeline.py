@@ -4,6 +4,7 @@
 Modes:
 - "sft": rows `tokens`, `loss_mask` (1 on completion tokens), `segment_ids` (0 = padding; packed
   rows number their sequences 1, 2, ...), `positions` (restart at 0 per sequence), each [B, L].
+  `trim_to_bucket` cuts such a batch to the shortest of a few lengths that holds it (sft.length_buckets).
 - "prompt": `prompt_tokens`, `prompt_mask` [B, L] left-padded, and `example_index` [B] (the
   example's position in the source) to find its persona and original query again.
 `iter(dataset)` gives a grain iterator whose `get_state()`/`set_state()` (or grain's orbax
@@ -51,6 +52,27 @@ def _unpack_names(row: dict[str, np.ndarray], pad_id: int) -> dict[str, np.ndarr
             "loss_mask": row["loss_mask"].astype(np.int32),
             "segment_ids": segment_ids.astype(np.int32),
             "positions": row["tokens_positions"].astype(np.int32)}
+
+
+def bucket_lengths(buckets, max_len: int) -> tuple[int, ...]:
+    """The sorted row lengths a batch may be cut to, ending at `max_len`; a clear error for bad ones."""
+    buckets = tuple(int(b) for b in buckets)
+    if any(b < 1 or b > max_len for b in buckets) or list(buckets) != sorted(set(buckets)):
+        raise ValueError(f"length_buckets={buckets} must be increasing lengths in 1..max_len={max_len}")
+    return buckets if buckets and buckets[-1] == max_len else (*buckets, max_len)
+
+
+def used_length(batch: dict[str, np.ndarray]) -> int:
+    """Columns up to the last real token of any row (sft rows hold their sequences from position 0)."""
+    used = np.flatnonzero(np.asarray(batch["segment_ids"]).any(axis=0))
+    return int(used[-1]) + 1 if used.size else 1
+
+
+def trim_to_bucket(batch: dict[str, np.ndarray], buckets: tuple[int, ...], length: int) -> dict[str, np.ndarray]:
+    """Cut a [B, L] sft batch to the shortest of `buckets` (from `bucket_lengths`) holding `length`
+    columns (`used_length`, or the most over hosts)."""
+    keep = next(b for b in buckets if b >= length)
+    return {k: v[:, :keep] for k, v in batch.items()}
 
 
 def build_pipeline(source: Any, tokenizer: ChatTokenizer, config: PipelineConfig,

@@ -35,6 +35,7 @@ def experiment() -> ml_collections.ConfigDict:
 
     c.sft = ml_collections.ConfigDict(dict(
         steps=100, batch_size=8, grad_accum=1, max_len=4096, pack=False,
+        length_buckets=(),  # e.g. (512, 768): a batch is cut to the shortest that holds it (one compile each)
         loss_positions=0,  # K > 0: project only each row's first K completion positions onto the vocabulary
         peak_lr=5e-5, end_lr=1e-5, warmup_steps=100, b1=0.9, b2=0.95, eps=1e-12, grad_clip=1.0,
         log_every=1, checkpoint_every=50, keep_checkpoints=2))

@@ -11,11 +11,13 @@ import time
 import grain
 import jax
 import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from personax.data.examples import PPOptExample
 from personax.data.importers import load, to_examples
-from personax.data.pipeline import PipelineConfig, build_pipeline
+from personax.data.pipeline import PipelineConfig, bucket_lengths, build_pipeline, trim_to_bucket, used_length
 from personax.sharding import (MeshConfig, commit, host_state_for_checkpoint, host_state_from_checkpoint, is_primary,
                                make_mesh, place_batch, replicated, shard_state, state_out_shardings)
 from personax.train.checkpoint import Checkpointer, abstract_like
@@ -34,6 +36,14 @@ def read_examples(path: pathlib.Path) -> list[PPOptExample]:
 
 def sft_texts(path: pathlib.Path):
     return lambda: (t for e in read_examples(path) for t in (e.input, e.output or ""))
+
+
+def cut_to_bucket(host_batch: dict, buckets: tuple[int, ...]) -> dict:
+    """The batch at the shortest bucket that holds every host's rows (hosts agree on the shape)."""
+    length = used_length(host_batch)
+    if jax.process_count() > 1:
+        length = int(multihost_utils.process_allgather(np.int32(length)).max())
+    return trim_to_bucket(host_batch, buckets, length)
 
 
 def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage: str = "sft") -> dict:
@@ -59,6 +69,7 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage: 
         mode="sft", max_len=c.max_len, batch_size=c.batch_size // hosts, pack=c.pack, seed=cfg.seed,
         num_epochs=None), grain.sharding.ShardOptions(jax.process_index(), hosts))
     it = iter(data)
+    buckets = bucket_lengths(c.length_buckets, c.max_len) if c.length_buckets else ()
 
     ckpt = Checkpointer(str(workdir / stage / "checkpoints"), max_to_keep=c.keep_checkpoints)
     start = 0
@@ -76,6 +87,8 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage: 
     for step in bar:
         t0 = time.perf_counter()
         host_batch = next(it)
+        if buckets:
+            host_batch = cut_to_bucket(host_batch, buckets)
         check_loss_positions(host_batch["loss_mask"], c.loss_positions)
         batch = place_batch(mesh, host_batch)
         trainable, rngs, opt_state, m = step_fn(trainable, rngs, frozen, opt_state, batch)
@@ -83,7 +96,7 @@ def run_sft(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage: 
         if done % c.log_every == 0 or done == c.steps:
             m = jax.device_get(m)
             seconds = time.perf_counter() - t0
-            row = {**m, "lr": schedule(step), "step_s": seconds,
+            row = {**m, "lr": schedule(step), "step_s": seconds, "row_len": batch["segment_ids"].shape[1],
                    "tokens_per_s": float(batch["segment_ids"].size) / seconds}
             last = {"step": done, **row} if writer is None else writer.write(done, row)
             bar.set_postfix(loss=f"{last['loss']:.3f}")
