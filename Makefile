@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/malloc_hugepages.py
 	$(BIN)/python bench/shared_prompt.py
 	$(BIN)/python bench/rollout_decode.py
+	$(BIN)/python bench/sft_buckets.py
 
 clean:
 	rm -rf $(VENV)

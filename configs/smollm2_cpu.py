@@ -13,8 +13,9 @@ Persona-disjoint splits of 200 SFT / 16 RL / 40 held-out personas; each SFT/RL p
 conversation a state (`max_history=1`), so a 1024-token row keeps the whole history the teacher cites.
 Sim teacher targets: the profile, each trait after the quoted cue that shows it (`they wrote "Keep it
 brief", so length: brief`), then the request without its filler sentences plus one instruction per kept
-trait. LoRA r 16 on every projection; SFT 160 steps of one packed 1024-token row (~0.3 passes over the
-600 states; 4e-4 -> 3e-5, 8 warmup steps; `loss_positions=384` projects only the completion positions);
+trait. LoRA r 16 on every projection; SFT 160 steps of one packed 1024-token row cut to its length
+bucket (~0.3 passes over the 600 states; 4e-4 -> 3e-5, 8 warmup steps; `loss_positions=384` projects
+only the completion positions);
 GRPO 12 steps of 4 states x G 4 (the 48 RL states once), 800-token prompts, 208 new tokens, LR 1e-4,
 beta 0 (no reference pass), rewards 0.1 format + 0.3 profile + 0.2 sim task share + 0.4 expected sim
 personalization share (every term exact, none sampled: docs/rewards.md), sim deployed model; evaluation
@@ -27,7 +28,9 @@ Time, measured 2026-12-01 on the 2-core box (workdir/smollm2_v6, at commit 8abc8
 the 10 methods 27 min, robustness sweeps 22 min (with a test run sharing the box). About 2h in all.
 Since the sampler shares a prompt's cache across its group and finds the top-p nucleus without a sort
 (docs/benchmarks.md, "Rollout sampling"), a GRPO step alone on the box is ~2 min (rollout 41-53 s,
-update 69-79 s; workdir/exp_seed1), so GRPO is ~25 min and the job ~1h50.
+update 69-79 s; workdir/exp_seed1), so GRPO is ~25 min. SFT rows cut to their length bucket
+(`sft.length_buckets`, since session 13) bring SFT to 26 min (workdir/buckets, the same training up to
+float summation order): the job is about 1h40.
 Measured result (docs/training.md, "Measured: smollm2_cpu"; at 8abc8d9, the same algorithm with the
 earlier sampler), held-out sim personalization 1-10 at 8
 answers a prompt: original 1.77, zero-shot 1.13, SFT 1.96 [1.68, 2.28], GRPO 2.18 [1.87, 2.50]; task
@@ -57,7 +60,8 @@ def get_config(arg: str = ""):
     c.data.states_per_persona = 3  # SFT/RL: each conversation a target once, the other two its history
     c.sft.update(dict(steps=160, batch_size=1, grad_accum=1, max_len=1024, pack=True, peak_lr=4e-4, end_lr=3e-5,
                       warmup_steps=8, checkpoint_every=10,
-                      loss_positions=384))  # 2 targets a packed row at most (rows >= 430 tokens), each <= 173
+                      loss_positions=384,  # 2 targets a packed row at most (rows >= 430 tokens), each <= 173
+                      length_buckets=(512, 640, 768, 896, 1024)))  # a row is cut to its bucket: half the step time
     c.grpo.update(dict(steps=12, lr=1e-4, max_prompt_len=800, checkpoint_every=1))  # 800: 92% of RL prompts whole
     # Every term exact, none sampled: a group of 4 is ranked by what its rewrites ask for (see docstring).
     c.rewards.weights = dict(format=0.1, profile=0.3, sim_task=0.2, sim_personalization_expected=0.4)
@@ -89,7 +93,7 @@ def long_variant(c) -> None:
         personax run --config configs/smollm2_cpu.py:long --workdir workdir/smollm2_long
 
     Time, measured 2026-11-30 on the 2-core box (as `:wide`, the same settings): SFT ~2h (15-18 s a
-    step), GRPO ~3 min a step (~72 min), evaluation ~30 min without the robustness sweeps. Measured
+    step; ~0.7 of that since `sft.length_buckets`, docs/training.md "Length buckets"), GRPO ~3 min a step (~72 min), evaluation ~30 min without the robustness sweeps. Measured
     with one answer a prompt (before `eval.answers_per_prompt`; docs/training.md, "`:wide` measured"),
     held-out sim personalization 1-10: zero-shot 1.21, SFT 2.52 [2.01, 3.07], GRPO@12 3.22 [2.69, 3.81],
     GRPO@24 2.98 [2.45, 3.55] (task 4.40 -> 10.00 -> 10.00); SFT -> GRPO@24 +0.46 [-0.16, 1.07], inside
