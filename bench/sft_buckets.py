@@ -64,7 +64,7 @@ def main() -> None:
     for f, b in zip(full, cut):
         seconds["full"] += run(f)
         seconds["bucketed"] += run(b)
-    states = sum(int(np.unique(b["segment_ids"][b["segment_ids"] > 0]).size) for b in full)
+    states = sum(int(np.unique(row[row > 0]).size) for b in full for row in b["segment_ids"])  # ids restart a row
     real = sum(int((b["segment_ids"] > 0).sum()) for b in full)
     widths = [b["tokens"].shape[1] for b in cut]
     print(f"SmolLM2-135M + LoRA r{cfg.lora.rank}, {a.batches} packed SFT batches of configs/smollm2_cpu.py "
