@@ -16,6 +16,18 @@ def test_groups_below_two_valid_members_are_dropped_whole():
     assert valid_rollouts(ok, 4, min_valid_per_group=1)[0].tolist() == ok.tolist()
 
 
+def test_truncated_completions_are_dropped_only_when_asked():
+    ok = np.array([1, 1, 1, 1, 1, 1, 1, 0], bool)  # G=4
+    stopped = np.array([1, 0, 1, 1, 0, 0, 1, 1], bool)  # group 2 keeps one: dropped whole
+    valid, metrics = valid_rollouts(ok, 4, stopped_N=stopped)
+    assert valid.tolist() == [1, 0, 1, 1, 0, 0, 0, 0]
+    assert metrics == {"rollout_failure_rate": 1 / 8, "dropped_group_frac": 0.5, "valid_rollout_frac": 3 / 8,
+                       "truncated_dropped_frac": 3 / 8}
+    assert valid_rollouts(ok, 4)[0].tolist() == ok.tolist()  # without stopped flags, truncation is kept
+    with pytest.raises(ValueError, match=r"stopped flags have shape \(4,\), ok flags \(8,\)"):
+        valid_rollouts(ok, 4, stopped_N=np.ones(4, bool))
+
+
 def test_filtering_errors():
     with pytest.raises(ValueError, match="6 rollouts do not split into groups of G=4"):
         valid_rollouts(np.ones(6, bool), 4)

@@ -160,3 +160,16 @@ def test_sampler_log_probs_as_old_policy_give_the_trainer_pass_update(grpo_done,
     apart = sum(float(np.abs(sampler[k] - trainer[k]).sum()) for k in sft)
     assert moved > 0 and apart < 0.01 * moved, (apart, moved)
     assert "logprob_gap_sampler_trainer" not in _metrics(tmp_path, "grpo")[0]  # two updates: no on-policy gap
+
+
+def test_truncated_rollouts_are_left_out_when_asked(grpo_done, tmp_path):
+    straight, _ = grpo_done
+    _copy_sft_result(straight, tmp_path)
+    out, _ = _stage("grpo", tmp_path, "--config.grpo.steps=1", "--config.grpo.filter.drop_truncated=true",
+                    *GRPO).communicate(timeout=600)
+    assert b"grpo: step=1" in out, out.decode()[-3000:]
+    m, kept = _metrics(tmp_path, "grpo")[0], _metrics(straight, "grpo")[0]
+    assert kept["valid_rollout_frac"] == 1.0 and "truncated_dropped_frac" not in kept  # the default keeps them
+    assert m["rollout_failure_rate"] == 0  # sim rewards: every cut rollout is dropped for its cut alone
+    assert m["truncated_dropped_frac"] == pytest.approx(1.0 - m["stopped_frac"])
+    assert m["valid_rollout_frac"] <= m["stopped_frac"]

@@ -53,6 +53,9 @@ def get_grpo_config() -> config_dict.ConfigDict:
 
     c.filter = config_dict.ConfigDict()
     c.filter.min_valid_per_group = 2
+    # True: a completion cut at max_new_tokens (no stop token) is left out of its group's statistics and
+    # the loss, like a failed reward call (the overlong filter); it does not count toward the abort rate.
+    c.filter.drop_truncated = False
     c.filter.max_failure_rate = 0.8  # abort above this over the window
     c.filter.failure_window = 256  # rollouts
     c.filter.failure_min_rollouts = 32

@@ -1,4 +1,5 @@
-"""Dropping rollouts whose reward calls failed, and aborting when too many fail.
+"""Dropping rollouts whose reward calls failed (or, optionally, that ran out of tokens before their
+stop token), and aborting when too many reward calls fail.
 
 Rows keep the sampler's fixed [N] prompt-major layout (shapes stay static under jit); a dropped
 rollout is a False in `valid_N`, which the advantages leave out of group statistics and
@@ -12,9 +13,13 @@ import dataclasses
 import numpy as np
 
 
-def valid_rollouts(ok_N, group_size: int, min_valid_per_group: int = 2) -> tuple[np.ndarray, dict[str, float]]:
-    """ok_N: True where every reward call of the rollout succeeded. A group left with fewer than
-    `min_valid_per_group` valid members is dropped whole: it has no relative signal."""
+def valid_rollouts(ok_N, group_size: int, min_valid_per_group: int = 2,
+                   stopped_N=None) -> tuple[np.ndarray, dict[str, float]]:
+    """ok_N: True where every reward call of the rollout succeeded. stopped_N (optional): True where
+    the completion ended with a stop token; the others, cut at the token budget, are dropped too (the
+    overlong filter: a cut rewrite is neither rewarded nor punished for the part it never wrote). A
+    group left with fewer than `min_valid_per_group` valid members is dropped whole: it has no
+    relative signal."""
     ok_N = np.asarray(ok_N)
     if ok_N.ndim != 1 or ok_N.dtype != bool:
         raise ValueError(f"ok flags must be a 1-D bool array, got dtype {ok_N.dtype} shape {ok_N.shape}")
@@ -22,14 +27,22 @@ def valid_rollouts(ok_N, group_size: int, min_valid_per_group: int = 2) -> tuple
         raise ValueError(f"{ok_N.shape[0]} rollouts do not split into groups of G={group_size}")
     if not 1 <= min_valid_per_group <= group_size:
         raise ValueError(f"min_valid_per_group must be in [1, G={group_size}], got {min_valid_per_group}")
-    ok_BxG = ok_N.reshape(-1, group_size)
-    kept_B = ok_BxG.sum(-1) >= min_valid_per_group
-    valid_N = (ok_BxG & kept_B[:, None]).reshape(-1)
+    keep_N = ok_N
+    if stopped_N is not None:
+        stopped_N = np.asarray(stopped_N, bool)
+        if stopped_N.shape != ok_N.shape:
+            raise ValueError(f"stopped flags have shape {stopped_N.shape}, ok flags {ok_N.shape}")
+        keep_N = ok_N & stopped_N
+    keep_BxG = keep_N.reshape(-1, group_size)
+    kept_B = keep_BxG.sum(-1) >= min_valid_per_group
+    valid_N = (keep_BxG & kept_B[:, None]).reshape(-1)
     metrics = {
         "rollout_failure_rate": float(1.0 - ok_N.mean()),
         "dropped_group_frac": float(1.0 - kept_B.mean()),
         "valid_rollout_frac": float(valid_N.mean()),
     }
+    if stopped_N is not None:
+        metrics["truncated_dropped_frac"] = float((ok_N & ~stopped_N).mean())
     return valid_N, metrics
 
 

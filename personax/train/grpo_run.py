@@ -137,7 +137,8 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
             total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm, deployed))), rollouts)
         ok_N = np.isfinite(R_N)
         tracker.update(~ok_N)
-        valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group)
+        valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group,
+                                                 out.stopped_N if g.filter.drop_truncated else None)
         adv_N, adv_metrics = compute_advantages(jnp.asarray(np.nan_to_num(R_N)), h.group_size,
                                                 g.advantage.estimator, jnp.asarray(valid_N), g.advantage.eps)
         t_reward = time.perf_counter()
