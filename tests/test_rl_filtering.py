@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from personax.rl.advantages import compute_advantages
-from personax.rl.filtering import FailureRateTracker, TooManyFailuresError, drop_rows, valid_rollouts
+from personax.rl.filtering import (FailureRateTracker, TooManyFailuresError, drop_rows, penalize_truncated,
+                                   valid_rollouts)
 from personax.rl.loss import LossConfig, policy_loss
 
 
@@ -26,6 +27,16 @@ def test_truncated_completions_are_dropped_only_when_asked():
     assert valid_rollouts(ok, 4)[0].tolist() == ok.tolist()  # without stopped flags, truncation is kept
     with pytest.raises(ValueError, match=r"stopped flags have shape \(4,\), ok flags \(8,\)"):
         valid_rollouts(ok, 4, stopped_N=np.ones(4, bool))
+
+
+def test_truncated_completions_can_be_paid_a_fixed_reward():
+    R = np.array([0.4, 0.7, np.nan, 0.2])
+    stopped = np.array([1, 0, 0, 1], bool)
+    penalized, metrics = penalize_truncated(R, stopped, -0.5)
+    np.testing.assert_array_equal(penalized, [0.4, -0.5, np.nan, 0.2])  # a failed call stays NaN: dropped
+    assert metrics == {"truncated_penalized_frac": 0.25}
+    with pytest.raises(ValueError, match=r"rewards have shape \(4,\), stopped flags \(3,\)"):
+        penalize_truncated(R, stopped[:3], 0.0)
 
 
 def test_filtering_errors():

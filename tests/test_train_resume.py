@@ -162,14 +162,19 @@ def test_sampler_log_probs_as_old_policy_give_the_trainer_pass_update(grpo_done,
     assert "logprob_gap_sampler_trainer" not in _metrics(tmp_path, "grpo")[0]  # two updates: no on-policy gap
 
 
-def test_truncated_rollouts_are_left_out_when_asked(grpo_done, tmp_path):
+def test_truncated_rollouts_are_dropped_or_penalized_when_asked(grpo_done, tmp_path):
     straight, _ = grpo_done
-    _copy_sft_result(straight, tmp_path)
-    out, _ = _stage("grpo", tmp_path, "--config.grpo.steps=1", "--config.grpo.filter.drop_truncated=true",
-                    *GRPO).communicate(timeout=600)
-    assert b"grpo: step=1" in out, out.decode()[-3000:]
-    m, kept = _metrics(tmp_path, "grpo")[0], _metrics(straight, "grpo")[0]
+    kept = _metrics(straight, "grpo")[0]
     assert kept["valid_rollout_frac"] == 1.0 and "truncated_dropped_frac" not in kept  # the default keeps them
-    assert m["rollout_failure_rate"] == 0  # sim rewards: every cut rollout is dropped for its cut alone
-    assert m["truncated_dropped_frac"] == pytest.approx(1.0 - m["stopped_frac"])
-    assert m["valid_rollout_frac"] <= m["stopped_frac"]
+    for mode in ("drop", "penalize"):
+        _copy_sft_result(straight, tmp_path / mode)
+        out, _ = _stage("grpo", tmp_path / mode, "--config.grpo.steps=1", f"--config.grpo.filter.truncated={mode}",
+                        *GRPO).communicate(timeout=600)
+        assert b"grpo: step=1" in out, out.decode()[-3000:]
+        m = _metrics(tmp_path / mode, "grpo")[0]
+        assert m["rollout_failure_rate"] == 0  # sim rewards: every cut rollout is handled for its cut alone
+        key = "truncated_dropped_frac" if mode == "drop" else "truncated_penalized_frac"
+        assert m[key] == pytest.approx(1.0 - m["stopped_frac"])
+        assert m["valid_rollout_frac"] <= (m["stopped_frac"] if mode == "drop" else 1.0)
+    out, _ = _stage("grpo", tmp_path / "bad", "--config.grpo.filter.truncated=cut").communicate(timeout=600)
+    assert b"grpo.filter.truncated='cut': must be one of" in out, out.decode()[-3000:]

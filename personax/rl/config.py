@@ -5,7 +5,7 @@ from __future__ import annotations
 from ml_collections import config_dict
 
 from personax.rl.batching import BatchHierarchy
-from personax.rl.filtering import FailureRateTracker
+from personax.rl.filtering import TRUNCATED_MODES, FailureRateTracker
 from personax.rl.loss import LossConfig
 from personax.sampler import SamplingParams
 
@@ -53,9 +53,11 @@ def get_grpo_config() -> config_dict.ConfigDict:
 
     c.filter = config_dict.ConfigDict()
     c.filter.min_valid_per_group = 2
-    # True: a completion cut at max_new_tokens (no stop token) is left out of its group's statistics and
-    # the loss, like a failed reward call (the overlong filter); it does not count toward the abort rate.
-    c.filter.drop_truncated = False
+    # A completion cut at max_new_tokens (no stop token): "keep" it as scored; "drop" it from its group's
+    # statistics and the loss like a failed reward call (the overlong filter; not counted toward the abort
+    # rate); "penalize": its total reward is `truncated_reward` whatever its terms said (the overlong penalty).
+    c.filter.truncated = "keep"
+    c.filter.truncated_reward = 0.0
     c.filter.max_failure_rate = 0.8  # abort above this over the window
     c.filter.failure_window = 256  # rollouts
     c.filter.failure_min_rollouts = 32
@@ -86,6 +88,12 @@ def sampling_params(c: config_dict.ConfigDict, stop_ids: tuple[int, ...]) -> Sam
     return SamplingParams(max_new_tokens=c.sampling.max_new_tokens, temperature=c.sampling.temperature,
                           top_p=c.sampling.top_p, top_k=c.sampling.top_k,
                           num_samples=c.batch.group_size, stop_ids=tuple(stop_ids))
+
+
+def truncated_mode(c: config_dict.ConfigDict) -> str:
+    if c.filter.truncated not in TRUNCATED_MODES:
+        raise ValueError(f"grpo.filter.truncated={c.filter.truncated!r}: must be one of {TRUNCATED_MODES}")
+    return c.filter.truncated
 
 
 def failure_tracker(c: config_dict.ConfigDict, recent: list[bool] = ()) -> FailureRateTracker:

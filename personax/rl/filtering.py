@@ -1,5 +1,5 @@
-"""Dropping rollouts whose reward calls failed (or, optionally, that ran out of tokens before their
-stop token), and aborting when too many reward calls fail.
+"""Dropping rollouts whose reward calls failed, handling completions cut at the token budget (kept,
+dropped, or paid a fixed reward), and aborting when too many reward calls fail.
 
 Rows keep the sampler's fixed [N] prompt-major layout (shapes stay static under jit); a dropped
 rollout is a False in `valid_N`, which the advantages leave out of group statistics and
@@ -44,6 +44,19 @@ def valid_rollouts(ok_N, group_size: int, min_valid_per_group: int = 2,
     if stopped_N is not None:
         metrics["truncated_dropped_frac"] = float((ok_N & ~stopped_N).mean())
     return valid_N, metrics
+
+
+TRUNCATED_MODES = ("keep", "drop", "penalize")
+
+
+def penalize_truncated(R_N, stopped_N, reward: float) -> tuple[np.ndarray, dict[str, float]]:
+    """The overlong penalty: a completion cut before its stop token gets `reward` as its total
+    whatever its terms said (a failed reward call stays NaN and is dropped as before)."""
+    R_N, stopped_N = np.asarray(R_N, np.float64), np.asarray(stopped_N, bool)
+    if R_N.shape != stopped_N.shape or R_N.ndim != 1:
+        raise ValueError(f"rewards have shape {R_N.shape}, stopped flags {stopped_N.shape}; both must be [N]")
+    cut_N = ~stopped_N & np.isfinite(R_N)
+    return np.where(cut_N, float(reward), R_N), {"truncated_penalized_frac": float(cut_N.mean())}
 
 
 def drop_rows(mask_NxT, valid_N):

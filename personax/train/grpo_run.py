@@ -24,8 +24,9 @@ from personax.rewards import build_deployed, build_judges, reward_context, rewar
 from personax.rewards.learned import build_scorer
 from personax.rl.advantages import compute_advantages
 from personax.rl.batching import update_schedule
-from personax.rl.config import batch_hierarchy, failure_tracker, loss_config, old_logp_source, sampling_params
-from personax.rl.filtering import drop_rows, valid_rollouts
+from personax.rl.config import (batch_hierarchy, failure_tracker, loss_config, old_logp_source, sampling_params,
+                                truncated_mode)
+from personax.rl.filtering import drop_rows, penalize_truncated, valid_rollouts
 from personax.sampler import generate
 from personax.rewards.base import summary
 from personax.sharding import (MeshConfig, commit, gather_json, gather_rows, host_rows, is_primary, make_mesh,
@@ -70,6 +71,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         raise ValueError(f"run_grpo: stage {stage!r} is a {spec.kind} stage")
     cfg = stage_config(cfg, spec)
     g = cfg.grpo
+    truncated = truncated_mode(g)  # a bad value fails before any work
     paths = run_data(cfg, workdir)
     examples = prompt_states(paths, tuple(g.prompt_splits), held_out=cfg.eval.split, max_states=g.max_states)
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
@@ -135,10 +137,14 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         rollouts = asyncio.run(rollout_batch(rows, texts, deployed, cfg.rewards.concurrency))
         R_N, components, reward_metrics = _global_rewards(*asyncio.run(
             total_reward(rollouts, reward_context(cfg.rewards, judges, step, learned_rm, deployed))), rollouts)
+        cut_metrics = {}
+        if truncated == "penalize":
+            R_N, cut_metrics = penalize_truncated(R_N, out.stopped_N, g.filter.truncated_reward)
         ok_N = np.isfinite(R_N)
         tracker.update(~ok_N)
         valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group,
-                                                 out.stopped_N if g.filter.drop_truncated else None)
+                                                 out.stopped_N if truncated == "drop" else None)
+        filter_metrics |= cut_metrics
         adv_N, adv_metrics = compute_advantages(jnp.asarray(np.nan_to_num(R_N)), h.group_size,
                                                 g.advantage.estimator, jnp.asarray(valid_N), g.advantage.eps)
         t_reward = time.perf_counter()
