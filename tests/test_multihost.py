@@ -1,7 +1,8 @@
 """The multi-host code path for real: two local processes, 4 fake CPU devices each, joined over
 127.0.0.1 into one 8-device mesh, run configs/smoke_cpu.py's SFT and sharded GRPO steps through
 the local launcher. One worker is SIGKILLed after the first GRPO checkpoint; the launcher's retry
-restarts both and they resume from it. Rerunning with more steps resumes again."""
+restarts both and they resume from it. Rerunning with more steps resumes again. Two bare processes
+check that hosts holding rows of different lengths cut an SFT batch to the same length bucket."""
 import json
 import os
 import pathlib
@@ -180,3 +181,34 @@ def test_single_process_helpers_keep_shapes_formats_and_refuse_a_host_count_chan
     assert host_state_from_checkpoint({"per_process": [state]}, "ckpt") == state
     with pytest.raises(ValueError, match="data positions of 2 processes, this run has 1"):
         host_state_from_checkpoint({"per_process": [state, state]}, "ckpt")
+
+
+_BUCKET_WORKER = """
+import numpy as np
+from personax.sharding import initialize_distributed
+initialize_distributed()
+import jax
+from personax.train.sft_run import cut_to_bucket
+used = {0: 100, 1: 300}[jax.process_index()]  # the hosts' own rows end at different columns
+segment_ids = np.zeros((2, 512), np.int32)
+segment_ids[0, :used] = 1
+batch = cut_to_bucket({"segment_ids": segment_ids, "tokens": segment_ids.copy()}, (128, 256, 384, 512))
+print("width", {k: v.shape[1] for k, v in batch.items()})
+"""
+
+
+def test_hosts_cut_sft_rows_to_the_bucket_of_the_longest_host():
+    """Each host's rows alone would fit 128 and 384 columns; both cut to 384, the widest host's bucket,
+    so the global batch they assemble has one shape."""
+    from launch.local import free_port
+
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, "-c", _BUCKET_WORKER], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
+                                   "PERSONAX_COORDINATOR": f"127.0.0.1:{port}", "PERSONAX_NUM_PROCESSES": "2",
+                                   "PERSONAX_PROCESS_ID": str(i)}) for i in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, out[-3000:]
+        assert "width {'segment_ids': 384, 'tokens': 384}" in out, out[-3000:]
