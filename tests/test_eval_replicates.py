@@ -66,6 +66,8 @@ def test_bad_inputs_are_named(tmp_path, capsys):
     other = _run(tmp_path / "b", np.ones(5), weights={"profile": 0.5})
     with pytest.raises(ValueError, match="reward weights .* differ"):
         replicate_gains([a, other])
+    logged = _run(tmp_path / "c", np.ones(5), weights={**WEIGHTS, "repetition": 0.0})  # logged, not rewarded
+    assert replicate_gains([a, logged])["personalization"]["mean"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"no items of \['ppopt_no_profile'\]"):
         replicate_gains([a, a], after="ppopt_no_profile")
     with pytest.raises(SystemExit, match="replicates: need at least 2"):

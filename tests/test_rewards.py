@@ -57,8 +57,8 @@ def score(name, batch, ctx):
 
 
 def test_registry_names_and_unknown_names():
-    assert REWARDS.names() == ["format", "learned_rm", "profile", "sim_personalization", "sim_personalization_expected",
-                             "sim_task", "task_pairwise"]
+    assert REWARDS.names() == ["format", "learned_rm", "profile", "repetition", "sim_personalization",
+                               "sim_personalization_expected", "sim_task", "task_pairwise"]
     with pytest.raises(KeyError, match="unknown reward 'helpfulness'; registered: format, learned_rm, profile"):
         combine({"helpfulness": 1.0})
     with pytest.raises(ValueError, match="all zero"):
@@ -83,6 +83,22 @@ def test_format_reward_scores_and_status_metrics():
     assert scores_N.dtype == np.float32 and scores_N.tolist() == [1.0, 0.0, 0.0]
     assert metrics["status_no_prompt_tag_frac"] == pytest.approx(1 / 3)
     assert metrics["status_empty_frac"] == pytest.approx(1 / 3)
+
+
+def test_repetition_reward_counts_repeated_word_4grams_in_each_part():
+    looped = ('<REASONING>they wrote "keep it brief", so length: brief; they wrote "keep it brief", so length: brief'
+              '</REASONING><PROMPT>Plan a trip.</PROMPT>')
+    # The profile's 16 words give 13 4-grams; those starting at words 9-12 repeat words 1-4's, the last one
+    # ends in "brief" where its twin ends in "brief;": 9 distinct. The rewrite has no 4-gram.
+    words = 'they wrote "keep it brief", so length: brief; they wrote "keep it brief", so length: brief'.lower().split()
+    grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+    assert (len(grams), len(set(grams))) == (13, 9)
+    cue_kept = ('<REASONING>they wrote "keep it brief", so length: brief</REASONING>'
+                '<PROMPT>Plan a trip. Keep it brief, please.</PROMPT>')  # the same cue in both parts: no repeat
+    scores_N, metrics = score("repetition", batch_of([GOOD, looped, cue_kept, "a b c"]), RewardContext())
+    assert scores_N.dtype == np.float32
+    np.testing.assert_allclose(scores_N, [1.0, 9 / 13, 1.0, 1.0], rtol=1e-6)  # under 4 words: nothing to repeat
+    assert metrics["repeats_frac"] == 0.25 and metrics["mean"] == pytest.approx((3 + 9 / 13) / 4) and metrics["nan"] == 0
 
 
 def test_pairwise_ab_order_is_random_and_mapped_back():

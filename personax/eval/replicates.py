@@ -34,7 +34,8 @@ def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[s
     by_method: dict[str, list[dict]] = {}
     for item in ItemStore(items_path).items.values():  # the last line per (state, method), as the report reads it
         by_method.setdefault(item["method"], []).append(item)
-    return by_method, json.loads(summary_path.read_text()).get("reward_weights", {})
+    weights = json.loads(summary_path.read_text()).get("reward_weights", {})
+    return by_method, {name: w for name, w in weights.items() if w}  # a 0 weight is logged, not rewarded
 
 
 def differences_RxN(runs: Sequence[dict[str, list[dict]]], weights: dict[str, float], before: str, after: str,

@@ -48,8 +48,8 @@ def heldout_reward(item: dict, weights: dict[str, float]) -> float | None:
     λ_task_pairwise · [the rewrite's answer wins against the original's] + λ_sim_personalization ·
     (personalization − 1) / 9 + λ_sim_task · (task − 1) / 9 (the sim rewards' shares, read back from
     the 1–10 scores; `sim_personalization_expected`, whose held-out estimate is the measured share,
-    counts like `sim_personalization`); None without a profile or verdict. `format` and `learned_rm` have no held-out
-    counterpart and are left out."""
+    counts like `sim_personalization`); None without a profile or verdict. `format` and `repetition` (the
+    completion's shape) and `learned_rm` are left out."""
     if item.get("profile") is None or item.get("outcomes") is None:
         return None
     total = (weights.get("profile", 0.0) * profile_unit(item["profile"])
