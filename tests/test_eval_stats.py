@@ -101,6 +101,10 @@ def test_summary_has_profile_and_reward_only_for_methods_that_write_a_profile():
     s = summarize_method(policy, baseline, seed=0, samples=100, weights=WEIGHTS)
     assert s["profile"]["mean"] == pytest.approx(3.0)
     assert s["reward"]["mean"] == pytest.approx((1.0 + 0.0 + 0.15) / 3)
+    assert s["distinct_4grams"] == 1.0  # no profile text, a 2-word prompt: nothing to repeat
+    policy[0]["extra"] = {"profile": "length: brief, so length: brief, so length: brief"}  # 5 4-grams, 4 distinct
+    s = summarize_method(policy, baseline, seed=0, samples=100, weights=WEIGHTS)
+    assert s["distinct_4grams"] == pytest.approx((4 / 5 + 1 + 1) / 3)
     assert "reward" not in summarize_method(list(baseline.values()), baseline, seed=0, samples=10)
 
 

@@ -10,6 +10,7 @@ _REASONING = re.compile(r"<reasoning>(.*?)(?:</reasoning>|$)", re.S | re.I)
 _PROMPT = re.compile(r"<prompt>(.*?)(?:</prompt>|$)", re.S | re.I)
 
 Status = Literal["ok", "no_prompt_tag", "empty"]
+REPEAT_NGRAM = 4  # words: long enough that the teacher's "they wrote ..., so label: value" frame never repeats
 
 
 def format_target(reasoning: str, prompt: str) -> str:
@@ -40,3 +41,16 @@ def parse_output(text: str, original_query: str) -> ParsedOutput:
 def count_statuses(parsed: Iterable[ParsedOutput]) -> dict[str, int]:
     counts = collections.Counter(p.status for p in parsed)
     return {s: counts.get(s, 0) for s in ("ok", "no_prompt_tag", "empty")}
+
+
+def ngram_counts(text: str, n: int = REPEAT_NGRAM) -> tuple[int, int]:
+    """(distinct, total) word n-grams of `text`, case-folded."""
+    words = text.lower().split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)), len(grams)
+
+
+def distinct_share(parts: tuple[str, ...]) -> float:
+    """Distinct over total n-grams summed over the parts, each part counted on its own; 1.0 with none."""
+    distinct, total = (sum(c) for c in zip(*(ngram_counts(p) for p in parts)))
+    return distinct / total if total else 1.0

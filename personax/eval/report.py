@@ -53,14 +53,14 @@ def stages_table(summary: dict) -> list[str]:
 
 
 def health_table(methods: dict[str, dict]) -> list[str]:
-    header = ("| method | answer words | prompt words | fallback | no PROMPT tag | answer failed | "
+    header = ("| method | answer words | prompt words | fallback | no PROMPT tag | distinct 4-grams | answer failed | "
               "judge failed (pers / task / pairwise) |")
-    rows = [header, "|---|---|---|---|---|---|---|"]
+    rows = [header, "|---|---|---|---|---|---|---|---|"]
     for name, m in methods.items():
         judge = " / ".join(_pct(m[f"{k}_judge_failed_rate"]) for k in ("personalization", "task", "pairwise"))
         rows.append(f"| {name} | {m['answer_words'] or 0:.0f} | {m['prompt_words'] or 0:.0f} | "
                     f"{_pct(m['fallback_rate'])} | {_pct(m['no_prompt_tag_rate'])} | "
-                    f"{_pct(m['answer_failed_rate'])} | {judge} |")
+                    f"{_pct(m.get('distinct_4grams'))} | {_pct(m['answer_failed_rate'])} | {judge} |")
     return rows
 
 

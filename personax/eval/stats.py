@@ -6,6 +6,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from personax.data.policy_io import distinct_share
 from personax.rewards.judged import profile_unit
 
 OUTCOMES = ("win", "tie", "lose")
@@ -121,4 +122,7 @@ def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int
         out["profile"] = _stat([i["profile"] for i in ok if i.get("profile") is not None], seed, samples, confidence)
         rewards = [heldout_reward(i, weights or {}) for i in ok]
         out["reward"] = _stat([r for r in rewards if r is not None], seed, samples, confidence)
+        # the `repetition` reward's share on the greedy outputs: 1.0 when no profile or rewrite repeats itself
+        out["distinct_4grams"] = float(np.mean([distinct_share(((i.get("extra") or {}).get("profile") or "",
+                                                                i["prompt"])) for i in items]))
     return out

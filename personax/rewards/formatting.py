@@ -10,13 +10,12 @@ import re
 
 import numpy as np
 
-from personax.data.policy_io import count_statuses
+from personax.data.policy_io import count_statuses, distinct_share
 from personax.rewards.base import REWARDS, RewardContext, as_scores
 from personax.rewards.batch import RolloutBatch
 
 _WELL_FORMED = re.compile(r"\s*<reasoning>(?P<r>.*?)</reasoning>\s*<prompt>(?P<p>.*?)</prompt>\s*", re.S | re.I)
 _TAG = re.compile(r"</?(reasoning|prompt)>", re.I)
-REPEAT_NGRAM = 4  # words: long enough that the teacher's "they wrote ..., so label: value" frame never repeats
 
 
 def well_formed(text: str) -> bool:
@@ -31,19 +30,6 @@ async def format_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np.nda
     metrics = {"mean": float(scores_N.mean()) if len(batch) else 0.0, "nan": 0.0}
     metrics |= {f"status_{k}_frac": v / n for k, v in count_statuses(r.parsed for r in batch.rollouts).items()}
     return scores_N, metrics
-
-
-def ngram_counts(text: str, n: int = REPEAT_NGRAM) -> tuple[int, int]:
-    """(distinct, total) word n-grams of `text`, case-folded."""
-    words = text.lower().split()
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    return len(set(grams)), len(grams)
-
-
-def distinct_share(parts: tuple[str, ...]) -> float:
-    """Distinct over total n-grams summed over the parts, each part counted on its own; 1.0 with none."""
-    distinct, total = (sum(c) for c in zip(*(ngram_counts(p) for p in parts)))
-    return distinct / total if total else 1.0
 
 
 @REWARDS.register("repetition")
