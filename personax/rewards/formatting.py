@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from personax.data.policy_io import count_statuses, distinct_share
-from personax.rewards.base import REWARDS, RewardContext, as_scores
+from personax.rewards.base import REWARDS, RewardContext, as_scores, summary
 from personax.rewards.batch import RolloutBatch
 
 _WELL_FORMED = re.compile(r"\s*<reasoning>(?P<r>.*?)</reasoning>\s*<prompt>(?P<p>.*?)</prompt>\s*", re.S | re.I)
@@ -35,6 +35,4 @@ async def format_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np.nda
 @REWARDS.register("repetition")
 async def repetition_reward(batch: RolloutBatch, ctx: RewardContext) -> tuple[np.ndarray, dict[str, float]]:
     scores_N = as_scores([distinct_share((r.parsed.reasoning, r.parsed.prompt)) for r in batch.rollouts])
-    n = max(len(batch), 1)
-    return scores_N, {"mean": float(scores_N.sum()) / n if len(batch) else 0.0, "nan": 0.0,
-                      "repeats_frac": float((scores_N < 1.0).sum()) / n}
+    return scores_N, {**summary(scores_N), "repeats_frac": float((scores_N < 1.0).mean())}

@@ -76,10 +76,14 @@ def batch_hierarchy(c: config_dict.ConfigDict) -> BatchHierarchy:
 OLD_LOGP_SOURCES = ("trainer", "sampler")
 
 
+def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"grpo.{field}={value!r}: must be one of {allowed}")
+    return value
+
+
 def old_logp_source(c: config_dict.ConfigDict) -> str:
-    if c.old_logp not in OLD_LOGP_SOURCES:
-        raise ValueError(f"grpo.old_logp={c.old_logp!r}: must be one of {OLD_LOGP_SOURCES}")
-    return c.old_logp
+    return _one_of("old_logp", c.old_logp, OLD_LOGP_SOURCES)
 
 
 def sampling_params(c: config_dict.ConfigDict, stop_ids: tuple[int, ...]) -> SamplingParams:
@@ -91,9 +95,7 @@ def sampling_params(c: config_dict.ConfigDict, stop_ids: tuple[int, ...]) -> Sam
 
 
 def truncated_mode(c: config_dict.ConfigDict) -> str:
-    if c.filter.truncated not in TRUNCATED_MODES:
-        raise ValueError(f"grpo.filter.truncated={c.filter.truncated!r}: must be one of {TRUNCATED_MODES}")
-    return c.filter.truncated
+    return _one_of("filter.truncated", c.filter.truncated, TRUNCATED_MODES)
 
 
 def failure_tracker(c: config_dict.ConfigDict, recent: list[bool] = ()) -> FailureRateTracker:
