@@ -32,7 +32,7 @@ def numpy_loss(lp, old, ref, adv, mask, lo, hi, beta, est, agg):
     for i, t in itertools.product(range(n), range(t_len)):
         if not mask[i, t]:
             continue
-        rho, a = np.exp(lp[i, t] - old[i, t]), adv[i]
+        rho, a = np.exp(lp[i, t] - old[i, t]), (adv[i] if adv.ndim == 1 else adv[i, t])
         unclipped, clipped = rho * a, np.clip(rho, 1 - lo, 1 + hi) * a
         per[i, t] = -min(unclipped, clipped)
         dper[i, t] = -rho * a if unclipped <= clipped else 0.0
@@ -114,6 +114,27 @@ def test_loss_and_gradient_match_numpy(est, agg, clip):
     assert float(metrics["tokens"]) == m.sum() and float(metrics["sequences"]) == 5
     pg_only = numpy_loss(lp, old, ref, adv, mask, *clip, 0.0, est, agg)[0]
     assert float(metrics["pg_loss"]) == pytest.approx(pg_only, rel=1e-5)
+
+
+@pytest.mark.parametrize("agg", AGGREGATIONS)
+def test_per_token_advantages_match_numpy_and_a_constant_row_equals_one_per_row(agg):
+    """Segment credit hands the loss one advantage a token; a row whose tokens share one value is the
+    [N] case exactly."""
+    lp, old, ref, adv, mask = make_inputs(seed=3)
+    cfg = LossConfig(beta=0.1, aggregation=agg, norm_length=NORM_LEN)
+    adv_NxT = np.random.default_rng(4).normal(0, 1, lp.shape)
+    adv_NxT[~mask] = np.nan  # padding positions carry anything
+    loss, metrics, grad = run(cfg, lp, old, ref, adv_NxT, mask)
+    want, dwant, lo_frac, hi_frac = numpy_loss(lp, old, ref, adv_NxT, mask, 0.2, 0.2, 0.1, "k3", agg)
+    assert loss == pytest.approx(want, rel=1e-5)
+    np.testing.assert_allclose(grad, dwant, rtol=1e-4, atol=1e-7)
+    assert float(metrics["clip_frac_low"]) == pytest.approx(lo_frac)
+    assert float(metrics["clip_frac_high"]) == pytest.approx(hi_frac)
+    assert float(metrics["advantage_token_mean"]) == pytest.approx(adv_NxT[mask].mean(), rel=1e-5)
+    per_row = run(cfg, lp, old, ref, adv, mask)
+    same = run(cfg, lp, old, ref, np.repeat(adv[:, None], lp.shape[1], 1), mask)
+    assert same[0] == pytest.approx(per_row[0], rel=1e-6)
+    np.testing.assert_allclose(same[2], per_row[2], rtol=1e-6)
 
 
 def test_asymmetric_clip_bounds_are_the_right_way_round():
@@ -201,8 +222,10 @@ def test_config_and_shape_errors():
     with pytest.raises(ValueError, match="beta"):
         LossConfig(beta=-0.1)
     z = jnp.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"advantages shape \(3,\) must be \[N\] = \[2\]"):
+    with pytest.raises(ValueError, match=r"advantages shape \(3,\) must be \[N\] = \[2\] or \[N, T\] = \[2, 3\]"):
         policy_loss(z, z, z, jnp.zeros(3), z > -1, LossConfig())
+    with pytest.raises(ValueError, match=r"advantages shape \(2, 4\) must be"):
+        policy_loss(z, z, z, jnp.zeros((2, 4)), z > -1, LossConfig())
     with pytest.raises(ValueError, match="must be the same"):
         policy_loss(z, jnp.zeros((2, 4)), z, jnp.zeros(2), z > -1, LossConfig())
 

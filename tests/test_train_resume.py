@@ -162,6 +162,24 @@ def test_sampler_log_probs_as_old_policy_give_the_trainer_pass_update(grpo_done,
     assert "logprob_gap_sampler_trainer" not in _metrics(tmp_path, "grpo")[0]  # two updates: no on-policy gap
 
 
+def test_segment_credit_changes_the_update_exactly_where_a_reasoning_closes(grpo_done, tmp_path):
+    """Step 1 again with `advantage.credit=segments`: the same rollouts and rewards (same seed), so the
+    weights differ from the sequence-credit step iff some rollout wrote a PROMPT after its `</REASONING>`."""
+    straight, _ = grpo_done
+    _copy_sft_result(straight, tmp_path)
+    out, _ = _stage("grpo", tmp_path, "--config.grpo.steps=1", "--config.grpo.advantage.credit=segments",
+                    *GRPO).communicate(timeout=600)
+    assert b"grpo: step=1" in out, out.decode()[-3000:]
+    m, before = _metrics(tmp_path, "grpo")[0], _metrics(straight, "grpo")[0]
+    assert m["reward/total/mean"] == before["reward/total/mean"] and m["advantage_std"] == before["advantage_std"]
+    split = m["after_reasoning/split_frac"]
+    assert 0.0 <= split <= 1.0 and "after_reasoning/advantage_std" in m
+    mine, theirs = dict(_flatten(_final_params(tmp_path, "grpo", 1))), dict(_flatten(_final_params(straight, "grpo", 1)))
+    assert any(not np.array_equal(a, theirs[k]) for k, a in mine.items()) == (split > 0), split
+    out, _ = _stage("grpo", tmp_path / "bad", "--config.grpo.advantage.credit=tokens").communicate(timeout=600)
+    assert b"grpo.advantage.credit='tokens': must be one of" in out, out.decode()[-3000:]
+
+
 def test_truncated_rollouts_are_dropped_or_penalized_when_asked(grpo_done, tmp_path):
     straight, _ = grpo_done
     kept = _metrics(straight, "grpo")[0]

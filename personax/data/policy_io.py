@@ -7,6 +7,7 @@ import re
 from typing import Iterable, Literal
 
 _REASONING = re.compile(r"<reasoning>(.*?)(?:</reasoning>|$)", re.S | re.I)
+_REASONING_CLOSED = re.compile(r"<reasoning>.*?</reasoning>", re.S | re.I)
 _PROMPT = re.compile(r"<prompt>(.*?)(?:</prompt>|$)", re.S | re.I)
 
 Status = Literal["ok", "no_prompt_tag", "empty"]
@@ -36,6 +37,13 @@ def parse_output(text: str, original_query: str) -> ParsedOutput:
     if not prompt:
         prompt, status = original_query, "empty"
     return ParsedOutput(reasoning=reasoning, prompt=prompt, status=status)
+
+
+def reasoning_close_end(text: str) -> int | None:
+    """Where the REASONING that `parse_output` reads ends: the offset just past the first `</REASONING>`
+    after the first `<REASONING>` (any case); None while it is open or absent."""
+    m = _REASONING_CLOSED.search(text)
+    return m.end() if m else None
 
 
 def count_statuses(parsed: Iterable[ParsedOutput]) -> dict[str, int]:

@@ -19,6 +19,9 @@ from personax.rewards.batch import RolloutBatch
 
 RewardFn = Callable[[RolloutBatch, "RewardContext"], Awaitable[tuple[np.ndarray, dict[str, float]]]]
 REWARDS: Registry[RewardFn] = Registry("reward")
+# The rewards that read only a rollout's REASONING (its profile), none of what follows it: segment credit
+# (personax.rl.segments) leaves them out of the advantage of the PROMPT's tokens.
+REASONING_ONLY = frozenset({"profile"})
 
 
 @dataclasses.dataclass

@@ -7,7 +7,7 @@ from typing import Awaitable, Callable, Mapping
 
 import numpy as np
 
-from personax.rewards.base import REWARDS, RewardContext, summary
+from personax.rewards.base import REASONING_ONLY, REWARDS, RewardContext, summary
 from personax.rewards.batch import RolloutBatch
 
 DEFAULT_WEIGHTS = {"profile": 0.3, "task_pairwise": 0.7}  # SPEC §2.3
@@ -43,3 +43,14 @@ def combine(weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> Combined:
         return total_N.astype(np.float32), components, metrics
 
     return total
+
+
+def after_reasoning(components: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """Σ λ_k r_k over the weighted terms that are not REASONING_ONLY: the part of R that the tokens
+    after a rollout's `</REASONING>` can change (NaN where such a term is NaN)."""
+    n = len(next(iter(components.values())))
+    total_N = np.zeros(n, np.float32)
+    for name, w in weights.items():
+        if w and name not in REASONING_ONLY:
+            total_N = total_N + np.float32(w) * np.asarray(components[name], np.float32)
+    return total_N

@@ -7,6 +7,7 @@ from ml_collections import config_dict
 from personax.rl.batching import BatchHierarchy
 from personax.rl.filtering import TRUNCATED_MODES, FailureRateTracker
 from personax.rl.loss import LossConfig
+from personax.rl.segments import CREDIT_MODES
 from personax.sampler import SamplingParams
 
 
@@ -42,6 +43,9 @@ def get_grpo_config() -> config_dict.ConfigDict:
     c.advantage = config_dict.ConfigDict()
     c.advantage.estimator = "group_norm"  # group_norm | group_center | rloo
     c.advantage.eps = 1e-8
+    # "sequence": every token of a completion gets its R's advantage. "segments": the PROMPT's tokens get
+    # the advantage of R without the terms that read only the REASONING (personax.rl.segments).
+    c.advantage.credit = "sequence"
 
     c.loss = config_dict.ConfigDict()
     c.loss.clip_eps_low = 0.2
@@ -84,6 +88,10 @@ def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
 
 def old_logp_source(c: config_dict.ConfigDict) -> str:
     return _one_of("old_logp", c.old_logp, OLD_LOGP_SOURCES)
+
+
+def credit_mode(c: config_dict.ConfigDict) -> str:
+    return _one_of("advantage.credit", c.advantage.credit, CREDIT_MODES)
 
 
 def sampling_params(c: config_dict.ConfigDict, stop_ids: tuple[int, ...]) -> SamplingParams:

@@ -37,16 +37,19 @@ def _token_mean(x_NxT, mask_NxT, n_tokens):
 
 
 def policy_loss(logp_NxT: jax.Array, old_logp_NxT: jax.Array, ref_logp_NxT: jax.Array | None,
-                advantages_N: jax.Array, mask_NxT: jax.Array, cfg: LossConfig,
+                advantages: jax.Array, mask_NxT: jax.Array, cfg: LossConfig,
                 count: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Log-probs are those of the completion tokens (row i, position t); `mask_NxT` marks them.
+    `advantages`: one per completion ([N], every token of row i gets A_i) or one per token ([N, T],
+    segment credit: `personax.rl.segments`).
     `count`: the aggregation denominator of the whole mini-batch when this is one micro-batch of it.
     Only `logp_NxT` is differentiated."""
     if logp_NxT.ndim != 2 or old_logp_NxT.shape != logp_NxT.shape or mask_NxT.shape != logp_NxT.shape:
         raise ValueError(f"logp {logp_NxT.shape}, old_logp {old_logp_NxT.shape} and mask {mask_NxT.shape} "
                          "must be the same [N, T] shape")
-    if advantages_N.shape != logp_NxT.shape[:1]:
-        raise ValueError(f"advantages shape {advantages_N.shape} must be [N] = [{logp_NxT.shape[0]}]")
+    if advantages.shape not in (logp_NxT.shape[:1], logp_NxT.shape):
+        raise ValueError(f"advantages shape {advantages.shape} must be [N] = [{logp_NxT.shape[0]}] "
+                         f"or [N, T] = {list(logp_NxT.shape)}")
     if cfg.beta > 0 and ref_logp_NxT is None:
         raise ValueError(f"beta={cfg.beta} needs reference log-probs; pass ref_logp_NxT or set beta=0")
     if ref_logp_NxT is not None and ref_logp_NxT.shape != logp_NxT.shape:
@@ -58,12 +61,13 @@ def policy_loss(logp_NxT: jax.Array, old_logp_NxT: jax.Array, ref_logp_NxT: jax.
     # Padding may hold anything (garbage, -inf); zero it before exp so no NaN reaches the gradient.
     logp_NxT = jnp.where(valid_NxT, logp_NxT.astype(jnp.float32), 0.0)
     old_NxT = jnp.where(valid_NxT, jax.lax.stop_gradient(old_logp_NxT).astype(jnp.float32), 0.0)
-    adv_Nx1 = jax.lax.stop_gradient(advantages_N).astype(jnp.float32)[:, None]
+    adv_NxT = jax.lax.stop_gradient(advantages).astype(jnp.float32)
+    adv_NxT = adv_NxT[:, None] if adv_NxT.ndim == 1 else jnp.where(valid_NxT, adv_NxT, 0.0)
 
     log_ratio_NxT = jnp.clip(logp_NxT - old_NxT, -MAX_LOG_RATIO, MAX_LOG_RATIO)
     ratio_NxT = jnp.exp(log_ratio_NxT)
     clipped_NxT = jnp.clip(ratio_NxT, 1.0 - cfg.clip_eps_low, 1.0 + cfg.clip_eps_high)
-    pg_NxT = -jnp.minimum(ratio_NxT * adv_Nx1, clipped_NxT * adv_Nx1)
+    pg_NxT = -jnp.minimum(ratio_NxT * adv_NxT, clipped_NxT * adv_NxT)
 
     per_token_NxT = pg_NxT
     metrics = {}
@@ -79,8 +83,8 @@ def policy_loss(logp_NxT: jax.Array, old_logp_NxT: jax.Array, ref_logp_NxT: jax.
 
     loss = agg(per_token_NxT)
     # Clipping acts (the gradient stops) only where the clipped term wins the min.
-    clip_low_NxT = (adv_Nx1 < 0) & (ratio_NxT < 1.0 - cfg.clip_eps_low)
-    clip_high_NxT = (adv_Nx1 > 0) & (ratio_NxT > 1.0 + cfg.clip_eps_high)
+    clip_low_NxT = (adv_NxT < 0) & (ratio_NxT < 1.0 - cfg.clip_eps_low)
+    clip_high_NxT = (adv_NxT > 0) & (ratio_NxT > 1.0 + cfg.clip_eps_high)
     any_token = n_tokens > 0
     metrics.update({
         "loss": loss,
@@ -93,8 +97,8 @@ def policy_loss(logp_NxT: jax.Array, old_logp_NxT: jax.Array, ref_logp_NxT: jax.
         # k3 of π_old against π_θ: how far the μ updates have moved the policy.
         "approx_kl_old": _token_mean(jnp.exp(-log_ratio_NxT) + log_ratio_NxT - 1.0, m_NxT, n_tokens),
         # Token-weighted advantage: nonzero when long and short completions are rewarded differently.
-        "advantage_token_mean": _token_mean(jnp.broadcast_to(adv_Nx1, m_NxT.shape), m_NxT, n_tokens),
-        "positive_advantage_token_frac": _token_mean(jnp.broadcast_to(adv_Nx1 > 0, m_NxT.shape), m_NxT, n_tokens),
+        "advantage_token_mean": _token_mean(jnp.broadcast_to(adv_NxT, m_NxT.shape), m_NxT, n_tokens),
+        "positive_advantage_token_frac": _token_mean(jnp.broadcast_to(adv_NxT > 0, m_NxT.shape), m_NxT, n_tokens),
         "tokens": n_tokens,
         "sequences": (m_NxT.sum(-1) > 0).sum().astype(jnp.float32),
     })

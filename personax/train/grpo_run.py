@@ -21,12 +21,14 @@ from tqdm import tqdm
 from personax.data.pipeline import PipelineConfig, build_pipeline
 from personax.data.policy_io import count_statuses
 from personax.rewards import build_deployed, build_judges, reward_context, reward_fn, rollout_batch
+from personax.rewards.combine import after_reasoning
 from personax.rewards.learned import build_scorer
 from personax.rl.advantages import compute_advantages
 from personax.rl.batching import update_schedule
-from personax.rl.config import (batch_hierarchy, failure_tracker, loss_config, old_logp_source, sampling_params,
-                                truncated_mode)
+from personax.rl.config import (batch_hierarchy, credit_mode, failure_tracker, loss_config, old_logp_source,
+                                sampling_params, truncated_mode)
 from personax.rl.filtering import drop_rows, penalize_truncated, valid_rollouts
+from personax.rl.segments import reasoning_token_ends, segment_advantages
 from personax.sampler import generate
 from personax.rewards.base import summary
 from personax.sharding import (MeshConfig, commit, gather_json, gather_rows, host_rows, is_primary, make_mesh,
@@ -71,7 +73,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         raise ValueError(f"run_grpo: stage {stage!r} is a {spec.kind} stage")
     cfg = stage_config(cfg, spec)
     g = cfg.grpo
-    truncated = truncated_mode(g)  # a bad value fails before any work
+    truncated, credit = truncated_mode(g), credit_mode(g)  # a bad value fails before any work
     paths = run_data(cfg, workdir)
     examples = prompt_states(paths, tuple(g.prompt_splits), held_out=cfg.eval.split, max_states=g.max_states)
     model, tok = load_base(cfg.model, cfg.seed, workdir, texts=sft_texts(paths["sft"]))
@@ -147,12 +149,17 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         filter_metrics |= cut_metrics
         adv_N, adv_metrics = compute_advantages(jnp.asarray(np.nan_to_num(R_N)), h.group_size,
                                                 g.advantage.estimator, jnp.asarray(valid_N), g.advantage.eps)
+        adv_N = np.asarray(adv_N)
+        if credit == "segments":
+            adv_N, segment_metrics = _segment_credit(
+                adv_N, components, cfg.rewards.weights.to_dict(), valid_N, out, tok, g, h.group_size)
+            adv_metrics = {**adv_metrics, **segment_metrics}
         t_reward = time.perf_counter()
 
         comp_mask_NxM = np.arange(tokens_NxM.shape[1])[None] < lengths_N[:, None]
         tokens_NxL = np.concatenate([np.repeat(prompts, h.group_size, 0), tokens_NxM], 1)
         valid_NxL = np.concatenate([np.repeat(prompt_mask, h.group_size, 0), comp_mask_NxM], 1)
-        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "advantages": np.asarray(adv_N),
+        rollout_data = {"tokens": tokens_NxL, "valid": valid_NxL, "advantages": adv_N,
                         "mask": drop_rows(comp_mask_NxM.astype(np.float32), valid_N)}
         gap = {}
         if old_from_trainer or loss_cfg.beta > 0:  # a separate forward over the rollouts is needed
@@ -215,6 +222,22 @@ def _global_rewards(R_mine, components_mine: dict, metrics_mine: dict, rollouts)
     for name, r_N in components.items():
         metrics |= summary(r_N, f"reward/{name}/")
     return R_N, components, metrics | summary(R_N, "reward/total/")
+
+
+def _segment_credit(adv_N, components, weights, valid_N, out, tok, g, group_size):
+    """-> ([N, M] advantages, metrics): R's advantage up to each row's `</REASONING>`, after it the
+    advantage of R without the reasoning-only terms (personax.rl.segments)."""
+    after_N = after_reasoning(components, weights)
+    if g.filter.truncated == "penalize":  # a cut rewrite is the PROMPT's doing too
+        after_N = penalize_truncated(after_N, out.stopped_N, g.filter.truncated_reward)[0]
+    adv_after_N, m = compute_advantages(jnp.asarray(np.nan_to_num(after_N)), group_size, g.advantage.estimator,
+                                        jnp.asarray(valid_N), g.advantage.eps)
+    decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+    ends_N = reasoning_token_ends(decode, out.tokens_NxM, out.lengths_N)
+    kept = [k for k in m if k.startswith("advantage_") or k == "zero_variance_group_frac"]
+    metrics = {f"after_reasoning/{k}": m[k] for k in kept}
+    metrics["after_reasoning/split_frac"] = float((ends_N < out.lengths_N).mean())
+    return segment_advantages(adv_N, np.asarray(adv_after_N), ends_N, out.tokens_NxM.shape[1]), metrics
 
 
 def _whole(graphdef, trainable, rngs, frozen):
