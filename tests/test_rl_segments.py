@@ -80,6 +80,7 @@ def test_a_profile_only_difference_moves_only_the_reasoning_tokens():
     assert (adv_NxM[:3, 6:] == 0).all()
     np.testing.assert_allclose(adv_NxM[3, :6], np.full(6, float(adv_N[3])), rtol=1e-6)  # never closed: R's
     assert metrics["after_reasoning/split_frac"] == 0.75
+    assert metrics["after_reasoning/sign_agreement"] == 0.0  # A' is 0 where A is not
     assert float(metrics["after_reasoning/zero_variance_group_frac"]) == 1.0
 
 
@@ -90,11 +91,12 @@ def test_a_rewrite_difference_reaches_the_prompt_tokens():
     adv_N, _ = compute_advantages(jnp.asarray(0.7 * components["sim_task"]), 4, valid_N=jnp.asarray(valid_N))
     out = _out([[0, 1, 2, 3, 4, 5, 6, 7, 8]] * 4, [9] * 4)
     tok = types.SimpleNamespace(decode=lambda ids, skip_special_tokens: decode(ids))
-    adv_NxM, _ = _segment_credit(np.asarray(adv_N), components, {"profile": 0.3, "sim_task": 0.7}, valid_N, out,
+    adv_NxM, metrics = _segment_credit(np.asarray(adv_N), components, {"profile": 0.3, "sim_task": 0.7}, valid_N, out,
                                  tok, g, 4)
     # With no profile difference the two totals are one scale apart: group_norm gives the same advantages.
     np.testing.assert_allclose(adv_NxM, np.repeat(np.asarray(adv_N)[:, None], 9, 1), rtol=1e-5)
     assert adv_NxM[0, 0] > 0 > adv_NxM[1, -1]
+    assert metrics["after_reasoning/sign_agreement"] == 1.0
 
 
 def test_credit_mode_names_the_choices():

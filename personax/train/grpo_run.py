@@ -237,6 +237,10 @@ def _segment_credit(adv_N, components, weights, valid_N, out, tok, g, group_size
     kept = [k for k in m if k.startswith("advantage_") or k == "zero_variance_group_frac"]
     metrics = {f"after_reasoning/{k}": m[k] for k in kept}
     metrics["after_reasoning/split_frac"] = float((ends_N < out.lengths_N).mean())
+    # How often the PROMPT's tokens are pushed the way R pushes them: 1 when the profile term never decides.
+    moved_N = valid_N & (adv_N != 0)
+    agree_N = np.sign(adv_N) == np.sign(np.asarray(adv_after_N))
+    metrics["after_reasoning/sign_agreement"] = float(agree_N[moved_N].mean()) if moved_N.any() else math.nan
     return segment_advantages(adv_N, np.asarray(adv_after_N), ends_N, out.tokens_NxM.shape[1]), metrics
 
 
