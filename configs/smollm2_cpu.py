@@ -18,7 +18,8 @@ bucket (~0.3 passes over the 600 states; 4e-4 -> 3e-5, 8 warmup steps; `loss_pos
 only the completion positions);
 GRPO 12 steps of 4 states x G 4 (the 48 RL states once), 800-token prompts, 208 new tokens, LR 1e-4,
 beta 0 (no reference pass), rewards 0.1 format + 0.3 profile + 0.2 sim task share + 0.4 expected sim
-personalization share (every term exact, none sampled: docs/rewards.md), sim deployed model; evaluation
+personalization share (every term exact, none sampled: docs/rewards.md), segment credit (the rewrite's
+tokens are not credited with the profile's score, docs/grpo.md), sim deployed model; evaluation
 of every method on the 40 held-out states with 8 sim answers a prompt (`eval.answers_per_prompt`),
 robustness sweeps on 12 of them. `:ablations` adds the task-reward-only GRPO and the no-profile
 SFT -> GRPO stages (roughly doubles the time).
@@ -40,6 +41,10 @@ GRPO raises personalization just beyond its interval (+0.21 [0.004, 0.42]) but n
 (+0.009 [-0.004, 0.021]: the profile score stays at 1.21). A replicate GRPO draw from the same SFT
 checkpoint (`--config.grpo.seed=1`) gives -0.19 [-0.41, -0.01], G 8 gives +0.26 [0.07, 0.48]
 (docs/training.md, "More GRPO draws"): the training run's own spread is as large as the gain.
+With segment credit (the default since 2026-12-02; workdir/g160s: the same SFT checkpoint, data and
+held-out states, GRPO 27 min): GRPO 2.25 [1.93, 2.59], SFT -> GRPO personalization +0.28 [0.07, 0.51]
+and held-out R +0.015 [0.002, 0.028], task 10.00 -> 10.00: both rises beyond their intervals
+(docs/training.md, "Segment credit").
 PPOpt stays below the history baselines. `--config.sft.steps=320` (~50 min of SFT): SFT personalization
 2.30 [1.88, 2.77], profile 1.75, held-out R 0.314 (zero-shot -> SFT R +0.233 [0.191, 0.275]); GRPO from
 it lowers the task score beyond its interval (-1.08: profiles loop to the 208-token budget), so the
@@ -72,6 +77,7 @@ def get_config(arg: str = ""):
     # `repetition` at 0 is logged, not rewarded: its mean falls as GRPO's profiles start to repeat their cues.
     c.rewards.weights = dict(format=0.1, profile=0.3, sim_task=0.2, sim_personalization_expected=0.4, repetition=0.0)
     c.grpo.loss.beta = 0.0  # no reference pass: a fifth of the update's compute on this budget
+    c.grpo.advantage.credit = "segments"  # the rewrite learns from its own terms, not the profile judge's
     c.grpo.sampling.max_new_tokens = 208  # every SFT target fits
     c.grpo.batch.update(dict(prompts_per_step=4, group_size=4, mini_batch_size=16, micro_batch_size=4,
                              share_prompt=True))  # one prompt pass a group: same update, ~1/3 the time
