@@ -43,8 +43,9 @@ checkpoint (`--config.grpo.seed=1`) gives -0.19 [-0.41, -0.01], G 8 gives +0.26 
 (docs/training.md, "More GRPO draws"): the training run's own spread is as large as the gain.
 With segment credit (the default since 2026-12-02; workdir/g160s: the same SFT checkpoint, data and
 held-out states, GRPO 27 min): GRPO 2.25 [1.93, 2.59], SFT -> GRPO personalization +0.28 [0.07, 0.51]
-and held-out R +0.015 [0.002, 0.028], task 10.00 -> 10.00: both rises beyond their intervals
-(docs/training.md, "Segment credit").
+and held-out R +0.015 [0.002, 0.028], task 10.00 -> 10.00: both rises beyond their intervals; the
+replicate draw (`--config.grpo.seed=1`) +0.05 [-0.23, 0.32] and +0.017 [-0.002, 0.035] (profile +0.19
+[0.06, 0.32]); pooled over both, R +0.016 [0.001, 0.030] (docs/training.md, "Segment credit").
 PPOpt stays below the history baselines. `--config.sft.steps=320` (~50 min of SFT): SFT personalization
 2.30 [1.88, 2.77], profile 1.75, held-out R 0.314 (zero-shot -> SFT R +0.233 [0.191, 0.275]); GRPO from
 it lowers the task score beyond its interval (-1.08: profiles loop to the 208-token budget), so the
