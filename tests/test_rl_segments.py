@@ -91,8 +91,8 @@ def test_a_rewrite_difference_reaches_the_prompt_tokens():
     adv_N, _ = compute_advantages(jnp.asarray(0.7 * components["sim_task"]), 4, valid_N=jnp.asarray(valid_N))
     out = _out([[0, 1, 2, 3, 4, 5, 6, 7, 8]] * 4, [9] * 4)
     tok = types.SimpleNamespace(decode=lambda ids, skip_special_tokens: decode(ids))
-    adv_NxM, metrics = _segment_credit(np.asarray(adv_N), components, {"profile": 0.3, "sim_task": 0.7}, valid_N, out,
-                                 tok, g, 4)
+    adv_NxM, metrics = _segment_credit(np.asarray(adv_N), components, {"profile": 0.3, "sim_task": 0.7}, valid_N,
+                                       out, tok, g, 4)
     # With no profile difference the two totals are one scale apart: group_norm gives the same advantages.
     np.testing.assert_allclose(adv_NxM, np.repeat(np.asarray(adv_N)[:, None], 9, 1), rtol=1e-5)
     assert adv_NxM[0, 0] > 0 > adv_NxM[1, -1]

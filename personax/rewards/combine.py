@@ -31,10 +31,7 @@ def combine(weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> Combined:
     async def total(batch: RolloutBatch, ctx: RewardContext):
         results = await asyncio.gather(*(REWARDS.get(name)(batch, ctx) for name in weights))
         components = {name: scores_N for name, (scores_N, _) in zip(weights, results)}
-        total_N = np.zeros(len(batch), np.float32)
-        for name, w in weights.items():
-            if w:
-                total_N = total_N + np.float32(w) * components[name]
+        total_N = weighted_total(components, weights)
         metrics = {f"reward/{name}/{k}": v for name, (_, m) in zip(weights, results) for k, v in m.items()}
         metrics |= {f"reward/{name}/weight": w for name, w in weights.items()}
         metrics |= summary(total_N, "reward/total/")
@@ -45,12 +42,17 @@ def combine(weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> Combined:
     return total
 
 
-def after_reasoning(components: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
-    """Σ λ_k r_k over the weighted terms that are not REASONING_ONLY: the part of R that the tokens
-    after a rollout's `</REASONING>` can change (NaN where such a term is NaN)."""
-    n = len(next(iter(components.values())))
-    total_N = np.zeros(n, np.float32)
+def weighted_total(components: Mapping[str, np.ndarray], weights: Mapping[str, float],
+                   leave_out: frozenset[str] = frozenset()) -> np.ndarray:
+    """Σ λ_k r_k over the nonzero weights not in `leave_out` (NaN where a summed term is NaN)."""
+    total_N = np.zeros(len(next(iter(components.values()))), np.float32)
     for name, w in weights.items():
-        if w and name not in REASONING_ONLY:
-            total_N = total_N + np.float32(w) * np.asarray(components[name], np.float32)
+        if w and name not in leave_out:
+            total_N = total_N + np.float32(w) * components[name]
     return total_N
+
+
+def after_reasoning(components: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """R without the REASONING_ONLY terms: the part of R that the tokens after a rollout's
+    `</REASONING>` can change."""
+    return weighted_total(components, weights, REASONING_ONLY)

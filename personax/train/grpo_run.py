@@ -147,8 +147,7 @@ def run_grpo(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path, stage:
         valid_N, filter_metrics = valid_rollouts(ok_N, h.group_size, g.filter.min_valid_per_group,
                                                  out.stopped_N if truncated == "drop" else None)
         filter_metrics |= cut_metrics
-        adv_N, adv_metrics = compute_advantages(jnp.asarray(np.nan_to_num(R_N)), h.group_size,
-                                                g.advantage.estimator, jnp.asarray(valid_N), g.advantage.eps)
+        adv_N, adv_metrics = _group_advantages(R_N, valid_N, g, h.group_size)
         adv_N = np.asarray(adv_N)
         if credit == "segments":
             adv_N, segment_metrics = _segment_credit(
@@ -224,14 +223,19 @@ def _global_rewards(R_mine, components_mine: dict, metrics_mine: dict, rollouts)
     return R_N, components, metrics | summary(R_N, "reward/total/")
 
 
+def _group_advantages(rewards_N, valid_N, g, group_size: int):
+    """The configured estimator over one reward per rollout; rows not in `valid_N` (NaN) get 0."""
+    return compute_advantages(jnp.asarray(np.nan_to_num(rewards_N)), group_size, g.advantage.estimator,
+                              jnp.asarray(valid_N), g.advantage.eps)
+
+
 def _segment_credit(adv_N, components, weights, valid_N, out, tok, g, group_size):
     """-> ([N, M] advantages, metrics): R's advantage up to each row's `</REASONING>`, after it the
     advantage of R without the reasoning-only terms (personax.rl.segments)."""
     after_N = after_reasoning(components, weights)
     if g.filter.truncated == "penalize":  # a cut rewrite is the PROMPT's doing too
         after_N = penalize_truncated(after_N, out.stopped_N, g.filter.truncated_reward)[0]
-    adv_after_N, m = compute_advantages(jnp.asarray(np.nan_to_num(after_N)), group_size, g.advantage.estimator,
-                                        jnp.asarray(valid_N), g.advantage.eps)
+    adv_after_N, m = _group_advantages(after_N, valid_N, g, group_size)
     decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
     ends_N = reasoning_token_ends(decode, out.tokens_NxM, out.lengths_N)
     kept = [k for k in m if k.startswith("advantage_") or k == "zero_variance_group_frac"]
