@@ -7,7 +7,7 @@ from flax import nnx
 from personax.models import registry  # noqa: F401  (populates the registry)
 from personax.models.config import get_config, registered_names
 from personax.models.lora import LoRAConfig, adapter_delta_norm, adapters_off, apply_lora, has_lora, merge_lora
-from personax.models.layers import LoRAParam, rope_inv_freq
+from personax.models.layers import LoRAParam, lora_delta, rope_inv_freq
 from personax.models.config import RopeScaling
 from personax.models.transformer import (DecoderLM, ScalarHeadLM, causal_mask, init_cache,
                                          positions_from_valid)
@@ -125,3 +125,16 @@ def test_registry_names_and_errors():
         get_config("nope")
     with pytest.raises(ValueError, match="multiple of n_kv_heads"):
         get_config("tiny").replace(n_kv_heads=3)
+
+
+def test_lora_delta_gradients_equal_autodiff_of_the_plain_product():
+    kx, ka, kb, kw = jax.random.split(jax.random.key(0), 4)
+    x_BxTxI, a_IxR = jax.random.normal(kx, (2, 5, 12)), jax.random.normal(ka, (12, 3))
+    b_RxO, w_BxTxO = jax.random.normal(kb, (3, 7)), jax.random.normal(kw, (2, 5, 7))
+    plain = lambda x, a, b: jnp.sum(((x @ a) @ b) * w_BxTxO)
+    written = lambda x, a, b: jnp.sum(lora_delta(x, a, b) * w_BxTxO)
+    np.testing.assert_allclose(written(x_BxTxI, a_IxR, b_RxO), plain(x_BxTxI, a_IxR, b_RxO), rtol=1e-6)
+    for got, want in zip(jax.grad(written, argnums=(0, 1, 2))(x_BxTxI, a_IxR, b_RxO),
+                         jax.grad(plain, argnums=(0, 1, 2))(x_BxTxI, a_IxR, b_RxO)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -24,8 +24,34 @@ class LoRA(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
     def __call__(self, x_BxTxI: jax.Array) -> jax.Array:
-        h_BxTxR = self.dropout(x_BxTxI) @ self.a[...].astype(x_BxTxI.dtype)
-        return (h_BxTxR @ self.b[...].astype(x_BxTxI.dtype)) * self.scale
+        a_IxR, b_RxO = self.a[...].astype(x_BxTxI.dtype), self.b[...].astype(x_BxTxI.dtype)
+        return lora_delta(self.dropout(x_BxTxI), a_IxR, b_RxO) * self.scale
+
+
+@jax.custom_vjp
+def lora_delta(x_BxTxI: jax.Array, a_IxR: jax.Array, b_RxO: jax.Array) -> jax.Array:
+    """(x A) B, with its gradients written out as contractions over the tokens.
+
+    The same numbers as autodiff's (up to summation order), but autodiff's transpose of `h @ B`
+    asked XLA:CPU for the output gradient with its token axis last, and it copied every MLP
+    gradient into that layout (13% of a SmolLM2 LoRA SFT step; docs/benchmarks.md, "Where a LoRA SFT
+    step's time goes"); this form contracts both operands over the tokens where they lie."""
+    return (x_BxTxI @ a_IxR) @ b_RxO
+
+
+def _lora_delta_fwd(x_BxTxI, a_IxR, b_RxO):
+    h_BxTxR = x_BxTxI @ a_IxR
+    return h_BxTxR @ b_RxO, (x_BxTxI, a_IxR, b_RxO, h_BxTxR)
+
+
+def _lora_delta_bwd(residuals, dy_BxTxO):
+    x_BxTxI, a_IxR, b_RxO, h_BxTxR = residuals
+    dh_BxTxR = dy_BxTxO @ b_RxO.T
+    return (dh_BxTxR @ a_IxR.T, jnp.einsum("...i,...r->ir", x_BxTxI, dh_BxTxR),
+            jnp.einsum("...r,...o->ro", h_BxTxR, dy_BxTxO))
+
+
+lora_delta.defvjp(_lora_delta_fwd, _lora_delta_bwd)
 
 
 class Linear(nnx.Module):
