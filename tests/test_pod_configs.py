@@ -37,6 +37,11 @@ def test_tiny_variant_runs_sft_and_grpo_on_eight_devices(tmp_path):
     assert sft["step"] == 1 and sft["loss"] > 0
     grpo = run_grpo(cfg, tmp_path)
     assert grpo["step"] == 1 and grpo["started_from_sft"]
-    # The tiny random policy ties every group: no gradient, so the fresh adapter (B = 0) has not moved.
-    assert grpo["zero_variance_group_frac"] == 1.0 and grpo["weight_drift"] == 0.0
+    # The tiny random policy ties every group: zero advantages, and the KL term (beta 0.1) is at its
+    # minimum (policy = reference), so the gradient is zero up to float rounding: the policy pass
+    # (under grad) and the reference pass are separate XLA programs, bit-equal on some CPUs and
+    # ~1e-7 apart in log-prob on others, which leaves a ~1e-8 gradient (that Adam's normalisation
+    # then turns into a ~1e-4 step).
+    assert grpo["zero_variance_group_frac"] == 1.0 and grpo["advantage_std"] == 0.0
+    assert grpo["loss"] == 0.0 and grpo["grad_norm"] < 1e-6
     assert (tmp_path / "grpo" / "checkpoints" / "1").is_dir()
