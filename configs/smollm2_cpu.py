@@ -31,7 +31,9 @@ Since the sampler shares a prompt's cache across its group and finds the top-p n
 (docs/benchmarks.md, "Rollout sampling"), a GRPO step alone on the box is ~2 min (rollout 41-53 s,
 update 69-79 s; workdir/exp_seed1), so GRPO is ~25 min. SFT rows cut to their length bucket
 (`sft.length_buckets`, since session 13) bring SFT to 26 min (workdir/buckets, the same training up to
-float summation order): the job is about 1h40.
+float summation order): the job is about 1h40. On a slower 2-core box (AMD EPYC Zen 1, 2026-12-02) a
+step took 3x as long, and the SFT stage ended at the same loss (0.430702) and held-out scores (SFT 1.96,
+R 0.259) as below (docs/training.md, "The default's SFT on a fresh, slower box").
 Measured result (docs/training.md, "Measured: smollm2_cpu"; at 8abc8d9, the same algorithm with the
 earlier sampler), held-out sim personalization 1-10 at 8
 answers a prompt: original 1.77, zero-shot 1.13, SFT 1.96 [1.68, 2.28], GRPO 2.18 [1.87, 2.50]; task
