@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/shared_prompt.py
 	$(BIN)/python bench/rollout_decode.py
 	$(BIN)/python bench/sft_buckets.py
+	$(BIN)/python bench/profile_sft_step.py
+	$(BIN)/python bench/profile_sft_step.py --compare 2
 
 clean:
 	rm -rf $(VENV)
