@@ -4,10 +4,14 @@ by kind and output shape, with the op that produced one of them.
 
     .venv/bin/python bench/profile_sft_step.py [--len 640] [--plain-lora] [--trace-dir /tmp/personax_sft_trace]
     .venv/bin/python bench/profile_sft_step.py --compare 3 [--len 640]   # step seconds, both LoRA forms
+    .venv/bin/python bench/profile_sft_step.py --compare 2 --grpo [--len 384]   # GRPO update seconds, both forms
 
 `--plain-lora` puts back autodiff's gradients of the adapter product (`(x A) B`) in place of
 `personax.models.layers.lora_delta`'s written-out ones; `--compare N` times the step with each form in
 child processes, alternating, N rounds (3 timed steps a child after compile and one warm-up step).
+With `--grpo` the children time `bench/speed_grpo.py`'s personax GRPO step instead (a prompt of ~`--len`
+tokens, G 4 completions of 64 new tokens, beta 0.1) and report its update phase (old and reference
+log-prob passes, forward/backward, optimizer) for steps 3-4.
 
 Each kernel of the compiled step (a `fusion` of the optimized HLO) appears in the trace as one event
 named after it; the table sums their durations by (kind, output shape). `ynn_*` kernels are the
@@ -61,15 +65,27 @@ def use_plain_lora() -> None:
     LoRA.__call__ = plain
 
 
-def compare(rounds: int, length: int) -> None:
+def grpo_update_seconds(length: int) -> list[float]:
+    from personax.models.hub import load
+    from speed_grpo import GrpoShape, personax_grpo
+
+    model, _, tok = load("smollm2-135m-instruct", param_dtype="float32", dtype="float32")
+    step = personax_grpo(model, tok, " ".join(["history"] * length),
+                         GrpoShape(group_size=4, new_tokens=64, lora_rank=16, lora_alpha=32.0))
+    return [step(i)["update"] for i in range(4)][2:]
+
+
+def compare(rounds: int, length: int, grpo: bool) -> None:
     times = {"written-out (lora_delta)": [], "autodiff (plain)": []}
+    what = f"s a GRPO update (~{length}-token prompt, G 4 x 64)" if grpo else f"s a step (1 x {length})"
     for _ in range(rounds):
         for form, extra in zip(times, ([], ["--plain-lora"])):
-            out = subprocess.run([sys.executable, __file__, "--len", str(length), "--time-only", *extra],
+            out = subprocess.run([sys.executable, __file__, "--len", str(length), "--time-only", *extra,
+                                  *(["--grpo"] if grpo else [])],
                                  capture_output=True, text=True, check=True).stdout
             times[form] += json.loads(out.strip().splitlines()[-1])
     base = statistics.median(times["autodiff (plain)"])
-    print(f"| LoRA gradients | s a step (1 x {length}) | vs autodiff |\n|---|---|---|")
+    print(f"| LoRA gradients | {what} | vs autodiff |\n|---|---|---|")
     for form, ts in times.items():
         print(f"| {form} | {statistics.median(ts):.2f} | {statistics.median(ts) / base:.2f} |")
 
@@ -82,11 +98,15 @@ def main() -> None:
     ap.add_argument("--plain-lora", action="store_true")
     ap.add_argument("--compare", type=int, default=0)
     ap.add_argument("--time-only", action="store_true")
+    ap.add_argument("--grpo", action="store_true")
     args = ap.parse_args()
     if args.compare:
-        return compare(args.compare, args.len)
+        return compare(args.compare, args.len, args.grpo)
     if args.plain_lora:
         use_plain_lora()
+    if args.grpo:
+        print(json.dumps(grpo_update_seconds(args.len)))
+        return
     graphdef, trainable, rngs, frozen = smollm2_lora()
     T, C = args.len, 150
     loss_mask = np.zeros((1, T), np.int32)
