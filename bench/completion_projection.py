@@ -13,7 +13,6 @@ import argparse
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
@@ -33,10 +32,8 @@ def main() -> None:
 
     graphdef, trainable, rngs, frozen = common.smollm2_lora()
     T, C = a.seq_len, a.completion
-    tokens_1xT = jnp.asarray(np.random.default_rng(0).integers(1, 40000, (1, T)), jnp.int32)
-    valid_1xT = jnp.ones((1, T), bool)
-    batch = {"tokens": tokens_1xT, "positions": jnp.arange(T, dtype=jnp.int32)[None],
-             "segment_ids": jnp.ones((1, T), jnp.int32), "loss_mask": (jnp.arange(T) >= T - C)[None].astype(jnp.int32)}
+    batch = common.sft_row(T, C)
+    tokens_1xT, valid_1xT = batch["tokens"], jnp.ones((1, T), bool)
     tx = optax.sgd(0.0)  # the step's cost, not its effect
     rows = []
     for name, k in (("sft step, every position", 0), (f"sft step, loss_positions={C}", C)):

@@ -27,18 +27,13 @@ TUNABLE = "glibc.malloc.hugetlb=1"
 
 def child(steps: int) -> None:
     import jax
-    import jax.numpy as jnp
-    import numpy as np
     import optax
 
     from personax.train.sft import make_sft_step
-    from speed_common import smollm2_lora
+    from speed_common import sft_row, smollm2_lora
 
     graphdef, trainable, rngs, frozen = smollm2_lora()
-    T, C = 1024, 256
-    batch = {"tokens": jnp.asarray(np.random.default_rng(0).integers(1, 40000, (1, T)), jnp.int32),
-             "positions": jnp.arange(T, dtype=jnp.int32)[None], "segment_ids": jnp.ones((1, T), jnp.int32),
-             "loss_mask": (jnp.arange(T) >= T - C)[None].astype(jnp.int32)}
+    batch = sft_row(1024, 256)
     tx = optax.sgd(0.0)  # the step's cost, not its effect
     step, opt = jax.jit(make_sft_step(graphdef, tx, 1, 384)), tx.init(trainable)
     jax.block_until_ready(step(trainable, rngs, frozen, opt, batch))

@@ -79,6 +79,13 @@ def length_reward(completions: list[str]) -> list[float]:
     return [len(c) / 100.0 for c in completions]
 
 
+def sft_row(length: int, completion: int) -> dict:
+    """One SFT batch row of `length` fixed random tokens whose last `completion` are the target."""
+    return {"tokens": jnp.asarray(np.random.default_rng(0).integers(1, 40000, (1, length)), jnp.int32),
+            "positions": jnp.arange(length, dtype=jnp.int32)[None], "segment_ids": jnp.ones((1, length), jnp.int32),
+            "loss_mask": (jnp.arange(length) >= length - completion)[None].astype(jnp.int32)}
+
+
 def smollm2_lora(rank: int = 16, alpha: float = 32.0):
     """SmolLM2-135M-Instruct (f32) with LoRA on every projection, split for training:
     (graphdef, trainable, rngs, frozen)."""
