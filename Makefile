@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # glibc (>= 2.35) backs XLA:CPU's large per-step buffers with transparent huge pages: ~50x fewer page
 # faults a training step (bench/malloc_hugepages.py, docs/benchmarks.md). Ignored elsewhere.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
+# Test processes (pytest-xdist, whole files per worker so module fixtures are built once): while one
+# worker compiles or waits on a subprocess the other computes (docs/benchmarks.md, "Test suite time").
+TEST_WORKERS ?= 2
 
 .PHONY: setup test test-slow train smoke bench chat clean
 
@@ -20,10 +23,10 @@ $(STAMP): setup.py
 setup: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow tests
 
 train: $(STAMP)
 	$(BIN)/personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2

@@ -25,7 +25,7 @@ CORE = [
 
 EXTRAS = {
     # Reference implementations for parity tests and benchmarks (CPU torch build).
-    "dev": ["pytest>=8", "pytest-timeout>=2.3", "torch==2.13.0", "transformers>=4.46,<6", "tokenizers>=0.20"],
+    "dev": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "torch==2.13.0", "transformers>=4.46,<6", "tokenizers>=0.20"],
     "bench": ["torch==2.13.0", "transformers>=4.46,<6", "peft>=0.21", "trl>=1.16"],
     "tpu": ["jax[tpu]>=0.10.2,<0.11"],
     "gpu": ["jax[cuda12]>=0.10.2,<0.11"],

@@ -53,7 +53,10 @@ PPOpt stays below the history baselines. `--config.sft.steps=320` (~50 min of SF
 it lowers the task score beyond its interval (-1.08: profiles loop to the 208-token budget), so the
 default stays at 160 (docs/training.md, "Twice the SFT steps"). That drift is repetition: with
 `--config.rewards.weights.repetition=0.3` the task holds (10.00) but personalization (-0.15) and R
-(+0.002) stay inside their intervals (docs/training.md, "What GRPO's drift is")
+(+0.002) stay inside their intervals (docs/training.md, "What GRPO's drift is"). Rollouts at
+`grpo.sampling.temperature=1.0`, `top_p=1.0` (fewer tied groups) give SFT -> GRPO +0.20 [-0.06, 0.49]
+personalization, +0.007 [-0.007, 0.023] R: no better than 0.7/0.9 (docs/training.md, "Sampling at
+temperature 1").
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment

@@ -1,8 +1,18 @@
-"""Test set-up: 8 fake CPU devices (set before jax is imported anywhere)."""
+"""Test set-up (before jax is imported anywhere): 8 fake CPU devices, and one persistent compilation
+cache for the whole session, shared by xdist workers and the `personax` subprocesses the end-to-end
+tests start, so a step function compiled once is loaded, not compiled, by every later process that
+builds the same one (docs/benchmarks.md, "Test suite time"). The cache is removed when the session ends."""
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # set by the user, or by the controller for an xdist worker
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="personax-test-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # tiny models compile in under 1 s
 
 import pathlib
 
