@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sft_buckets.py
 	$(BIN)/python bench/profile_sft_step.py
 	$(BIN)/python bench/profile_sft_step.py --compare 2
+	$(BIN)/python bench/test_suite_time.py
 
 clean:
 	rm -rf $(VENV)
