@@ -9,6 +9,7 @@ export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 # Test processes (pytest-xdist, whole files per worker so module fixtures are built once): while one
 # worker compiles or waits on a subprocess the other computes (docs/benchmarks.md, "Test suite time").
 TEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup test test-slow train smoke bench chat clean
 
@@ -23,10 +24,10 @@ $(STAMP): setup.py
 setup: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow tests
+	$(PYTEST) -m slow tests
 
 train: $(STAMP)
 	$(BIN)/personax run --config configs/smollm2_cpu.py --workdir workdir/smollm2
