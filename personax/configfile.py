@@ -1,4 +1,6 @@
-"""Config files (`get_config()` in a .py file) and `--config.a.b=value` overrides."""
+"""Config files (`get_config()` in a .py file) and `--config.a.b=value` overrides: a field takes its
+current type; a whole group takes a dict literal and is replaced by it (`--config.rewards.weights=
+"{'profile': 0.3, 'sim_task': 0.7}"`: the only way to add a key from the command line)."""
 from __future__ import annotations
 
 import ast
@@ -58,12 +60,26 @@ def apply_override(cfg: ml_collections.ConfigDict, dotted: str, text: str) -> No
     if leaf not in node:
         raise ConfigError(f"--config.{dotted}: unknown field; known here: {sorted(node.keys())}")
     current = node[leaf]
+    if isinstance(current, ml_collections.ConfigDict):  # a whole group, e.g. rewards.weights={'sim_task': 1.0}
+        node[leaf] = _group(text, dotted)
+        return
     if current is None and node.get_type(leaf) in (bool, int, float):  # a typed placeholder, unset so far
         current = node.get_type(leaf)()
     try:
         node[leaf] = _coerce(text, current, dotted)
     except TypeError as e:
         raise ConfigError(f"--config.{dotted}: {e}") from None
+
+
+def _group(text: str, dotted: str) -> ml_collections.ConfigDict:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"--config.{dotted}: a config group takes a dict literal with string keys, "
+                          f"e.g. {{'name': 1.0}}; got {text!r}")
+    return ml_collections.ConfigDict(value)
 
 
 def split_overrides(extra: list[str]) -> tuple[list[tuple[str, str]], list[str]]:

@@ -24,7 +24,15 @@ def test_an_override_takes_the_type_of_its_field(dotted, text, expected):
     assert value == expected and type(value) is type(expected)
 
 
+def test_a_group_is_replaced_whole_by_a_dict_literal():
+    c = _cfg()
+    c.rewards = config_dict.ConfigDict(dict(weights=dict(profile=0.3, task_pairwise=0.7)))
+    apply_override(c, "rewards.weights", "{'profile': 0.3, 'sim_task': 0.5}")
+    assert c.rewards.weights.to_dict() == {"profile": 0.3, "sim_task": 0.5}
+
+
 @pytest.mark.parametrize("dotted, text, message", [
+    ("grpo", "24", "a config group takes a dict literal"), ("grpo", "{1: 2}", "a config group takes a dict"),
     ("grpo.steps", "many", "expected int, got 'many'"), ("grpo.seed", "one", "expected int, got 'one'"),
     ("grpo.share", "maybe", "expected true/false"), ("grpo.nope", "1", "unknown field"),
     ("sft.steps", "1", "no config group 'sft'")])

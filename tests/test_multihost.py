@@ -90,7 +90,9 @@ def test_rerun_with_more_steps_resumes_from_the_last_checkpoint(killed_and_retri
     more, lines = _launch(workdir, _overrides(grpo__steps=3)), []
     out = _finish(more, lines, _collect(more, lines))
     assert more.returncode == 0 and "[p0] worker: grpo resumes from checkpoint step 2" in out, out[-4000:]
-    assert [m["step"] for m in _metrics(workdir, "grpo")] == [1, 2, 3]
+    grpo = _metrics(workdir, "grpo")
+    assert [m["step"] for m in grpo] == [1, 2, 3]
+    assert min(m["zero_variance_group_frac"] for m in grpo) < 1, "no group had a reward spread: nothing to learn"
     before, after = (_restore(workdir / "grpo" / "checkpoints" / str(step) / "params")["trainable"] for step in (2, 3))
     assert any((a != b).any() for a, b in zip(_leaves(before), _leaves(after)))
 

@@ -7,8 +7,11 @@ Runs on: 2 CPU cores; 85 s measured at load ~10 (sim data of 16 personas, 2 SFT 
 steps of 2 states x G=4 x 8 new tokens, each process scoring 4 rollouts). Expected:
 WORKDIR/grpo/metrics.jsonl with steps 1-2 written by process 0 only, checkpoints in
 WORKDIR/{sft,grpo}/checkpoints; rerunning continues from them, and a killed worker makes the
-launcher retry the pair, which resumes. (A tiny scratch model: the rewards stay ~0; this proves the
-code path, not learning.)
+launcher retry the pair, which resumes. A tiny scratch model after 2 SFT steps writes no tags and never
+wins the pairwise task judge, so the rewards add the sim task share of the answer to its rewrite
+(`sim_task`), which a rollout sometimes earns: GRPO step 1 then has a group with a spread, and the
+weights move (tests/test_multihost.py checks that a rerun's extra step trains). This proves the code
+path, not learning.
 """
 from launch.config import launch_config
 
@@ -23,7 +26,8 @@ def get_config():
                    "data.splits=sft=8,rl=6,eval=2", "sft.steps=2", "sft.batch_size=8", "sft.max_len=512",
                    "sft.checkpoint_every=1", "grpo.steps=2", "grpo.checkpoint_every=1", "grpo.max_prompt_len=384",
                    "grpo.batch.prompts_per_step=2", "grpo.batch.mini_batch_size=8", "grpo.batch.micro_batch_size=4",
-                   "grpo.sampling.max_new_tokens=8")
+                   "grpo.sampling.max_new_tokens=8",
+                   "rewards.weights={'profile': 0.3, 'task_pairwise': 0.7, 'sim_task': 0.5}")
     c.retries = 1
     c.backoff_s = 1.0
     c.local.update(dict(num_processes=2, cpu_devices_per_process=4, platform="cpu"))
