@@ -56,7 +56,9 @@ default stays at 160 (docs/training.md, "Twice the SFT steps"). That drift is re
 (+0.002) stay inside their intervals (docs/training.md, "What GRPO's drift is"). Rollouts at
 `grpo.sampling.temperature=1.0`, `top_p=1.0` (fewer tied groups) give SFT -> GRPO +0.20 [-0.06, 0.49]
 personalization, +0.007 [-0.007, 0.023] R: no better than 0.7/0.9 (docs/training.md, "Sampling at
-temperature 1").
+temperature 1"). Groups of 8 at the same 384 rollouts (`grpo.batch.group_size=8`, `prompts_per_step=2`,
+`micro_batch_size=8`, `grpo.steps=24`) give +0.06 [-0.20, 0.35] and +0.004 [-0.013, 0.020] R, ~72 min of
+GRPO on the slower box (docs/training.md, "G 8 at the same rollout budget").
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
