@@ -47,6 +47,15 @@ def _coerce(text: str, current: Any, dotted: str) -> Any:
         except (ValueError, SyntaxError):
             value = [v.strip() for v in text.split(",") if v.strip()]
         return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if isinstance(current, ml_collections.ConfigDict):  # a whole group, e.g. rewards.weights={'sim_task': 1.0}
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = None
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"--config.{dotted}: a config group takes a dict literal with string keys, "
+                              f"e.g. {{'name': 1.0}}; got {text!r}")
+        return ml_collections.ConfigDict(value)
     return text
 
 
@@ -60,26 +69,12 @@ def apply_override(cfg: ml_collections.ConfigDict, dotted: str, text: str) -> No
     if leaf not in node:
         raise ConfigError(f"--config.{dotted}: unknown field; known here: {sorted(node.keys())}")
     current = node[leaf]
-    if isinstance(current, ml_collections.ConfigDict):  # a whole group, e.g. rewards.weights={'sim_task': 1.0}
-        node[leaf] = _group(text, dotted)
-        return
     if current is None and node.get_type(leaf) in (bool, int, float):  # a typed placeholder, unset so far
         current = node.get_type(leaf)()
     try:
         node[leaf] = _coerce(text, current, dotted)
     except TypeError as e:
         raise ConfigError(f"--config.{dotted}: {e}") from None
-
-
-def _group(text: str, dotted: str) -> ml_collections.ConfigDict:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = None
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ConfigError(f"--config.{dotted}: a config group takes a dict literal with string keys, "
-                          f"e.g. {{'name': 1.0}}; got {text!r}")
-    return ml_collections.ConfigDict(value)
 
 
 def split_overrides(extra: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
