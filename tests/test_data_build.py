@@ -59,6 +59,9 @@ def test_build_cli_several_states_per_persona(capsys, tmp_path, shared_data):
     sft = load(tmp_path / "sft.jsonl").records
     assert len({e.state_id for e in sft}) == 6 and len({e.persona_id for e in sft}) == 3
     assert all(len(e.history_texts) == 2 for e in sft)
+    rc = main(["data", "build", conversations, "--out", str(tmp_path / "h3"), "--splits", "sft=3,eval=2",
+               "--heldout-states-per-persona", "3"])
+    assert rc == 0 and capsys.readouterr().out.startswith("sft: 3 examples, 0 labelled\neval: 6 examples")
 
 
 def test_build_cli_with_a_hosted_teacher_on_a_local_server(capsys, tmp_path, inputs):
@@ -109,6 +112,10 @@ def test_data_stage_refuses_a_rerun_under_other_data_settings(tmp_path):
     with pytest.raises(ValueError, match=r"data\.teacher_best_of differ"):
         run_data(cfg, tmp_path)
     cfg.data.teacher_best_of = 1
+    cfg.data.heldout_states_per_persona = 3
+    with pytest.raises(ValueError, match=r"data\.heldout_states_per_persona differ"):
+        run_data(cfg, tmp_path)
+    cfg.data.heldout_states_per_persona = 1
     cfg.data.states_per_persona = 2
     cfg.data.datagen.sim.express_scale = 3.0
     with pytest.raises(ValueError, match=r"data\.states_per_persona, datagen\.express_scale differ"):

@@ -71,6 +71,25 @@ def test_held_out_splits_keep_one_state_per_persona(tmp_path):
     assert all(e.state_id.endswith("0") for e in held_out)  # the canonical (fewest-turn) target
 
 
+def test_held_out_splits_can_keep_several_states_per_persona(tmp_path):
+    from personax.data.build import build_dataset
+    from personax.data.importers import load
+    recs = [conv(f"{p}{i}", p, 2 + i) for p in ("p1", "p2", "p3", "p4") for i in range(3)]
+    path = tmp_path / "convs.jsonl"
+    path.write_text("".join(json.dumps(r.to_json()) + "\n" for r in recs))
+    one = build_dataset([path], tmp_path / "one", {"sft": 2, "eval": 2}, seed=0, states_per_persona=1)
+    two = build_dataset([path], tmp_path / "two", {"sft": 2, "eval": 2}, seed=0, heldout_states_per_persona=2)
+    assert one.counts == {"sft": 2, "eval": 2} and two.counts == {"sft": 2, "eval": 4}
+    assert (tmp_path / "two" / "sft.jsonl").read_bytes() == (tmp_path / "one" / "sft.jsonl").read_bytes()
+    held_out = [e.state_id for e in load(tmp_path / "two" / "eval.jsonl").records]
+    canonical = [e.state_id for e in load(tmp_path / "one" / "eval.jsonl").records]
+    assert [s for s in held_out if s.endswith("0")] == canonical  # the one-state split, in order
+    assert sorted(s[-1] for s in held_out) == ["0", "0", "1", "1"]  # the two fewest-turn targets each
+    with pytest.raises(ValueError, match="states per persona must be >= 1, got 0"):
+        build_dataset([path], tmp_path / "bad", {"sft": 2, "eval": 2}, seed=0, states_per_persona=2,
+                      heldout_states_per_persona=0)
+
+
 def test_builder_uses_noisy_user_messages_as_sent(shared_data):
     from personax.data.importers import load
     recs = load(shared_data / "ppopt_official" / "train_samples.sample.json").records

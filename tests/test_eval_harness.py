@@ -11,6 +11,7 @@ import pytest
 from personax.eval import run as eval_run
 from personax.eval.config import get_eval_config
 from personax.eval.harness import both_orders
+from personax.eval.report import write_report
 from personax.eval.run import run_eval
 from personax.llm.local_server import LocalChatServer
 from personax.llm.sim.deployed import SimDeployed
@@ -69,6 +70,7 @@ def test_sim_oracle_beats_original_and_task_is_judged_against_the_original_query
     summary = run_eval(sim_config(), workdir)
     m = summary["methods"]
     assert list(m) == list(BASELINES) and summary["n_examples"] == 8 and summary["sim"] == ["deployed", "judge"]
+    assert summary["n_personas"] == 8 and "intervals over states." in (workdir / "report" / "report.md").read_text()
     assert m["oracle"]["delta_personalization"]["lo"] > 3.0 and m["oracle"]["win"]["mean"] >= 0.75
     assert m["original"]["delta_personalization"]["mean"] == 0.0 and m["original"]["win"]["n"] == 0
     for name in BASELINES:  # every method keeps the original request's content: no task penalty
@@ -79,6 +81,10 @@ def test_sim_oracle_beats_original_and_task_is_judged_against_the_original_query
     oracle = next(i for i in items if i["method"] == "oracle")
     assert oracle["prompt"].startswith("About me:") and oracle["original_query"] in oracle["prompt"]
     assert set(oracle["samples"][0]["pairwise"]) == {"method_first", "original_first"} and oracle["answer"]
+    by_method = {name: [i for i in items if i["method"] == name] for name in BASELINES}
+    two_states_a_persona = write_report({**summary, "n_personas": 4}, by_method, workdir, plots=False).read_text()
+    assert "8 held-out states of 4 personas" in two_states_a_persona
+    assert "intervals over personas, each drawn with all its states." in two_states_a_persona
 
 
 def test_several_answers_a_prompt_are_each_judged_and_averaged(workdir, calls, tmp_path_factory):

@@ -57,6 +57,15 @@ def test_runs_that_disagree_widen_the_interval_past_each_runs_own():
         replicate_interval(np.ones((2, 3)), confidence=1.5)
 
 
+def test_a_personas_states_are_resampled_together():
+    diffs_RxN = np.random.default_rng(2).normal(0.3, 0.5, (2, 20))
+    thrice_RxN, personas_N = np.repeat(diffs_RxN, 3, axis=1), np.repeat([f"p{i}" for i in range(20)], 3)
+    one = replicate_interval(diffs_RxN, samples=500)
+    assert replicate_interval(thrice_RxN, samples=500, groups_N=personas_N) == pytest.approx(one)
+    lo, hi = replicate_interval(thrice_RxN, samples=500)  # as 60 independent states: too narrow
+    assert hi - lo < 0.8 * (one[1] - one[0])
+
+
 def test_bad_inputs_are_named(tmp_path, capsys):
     a = _run(tmp_path / "a", np.ones(5))
     with pytest.raises(ValueError, match="at least 2 workdirs"):

@@ -27,6 +27,37 @@ def test_bootstrap_is_seeded():
         bootstrap_ci(values, seed=0, confidence=1.5)
 
 
+def test_one_item_a_group_is_the_item_bootstrap_and_a_persona_counts_once_not_thrice():
+    values_N = np.random.default_rng(2).normal(0.0, 1.0, 30)
+    draws_SxN = np.random.default_rng(5).integers(0, 30, (400, 30))  # the item resample, written out
+    tail = (1 - 0.95) / 2 * 100
+    direct = np.percentile(values_N[draws_SxN].mean(axis=1), [tail, 100 - tail])
+    assert bootstrap_ci(values_N, seed=5, samples=400) == tuple(direct)
+    assert bootstrap_ci(values_N, seed=5, samples=400, groups_N=[f"p{i}" for i in range(30)]) == tuple(direct)
+    # Three identical states a persona hold no more information than one: grouped, the interval is the
+    # one-state-a-persona interval; resampled as independent states it is ~sqrt(3) too narrow.
+    thrice_N, personas_N = np.repeat(values_N, 3), np.repeat(np.arange(30), 3)
+    assert bootstrap_ci(thrice_N, 5, 400, groups_N=personas_N) == pytest.approx(direct)
+    lo, hi = bootstrap_ci(thrice_N, 5, 400)
+    assert (hi - lo) < 0.7 * (direct[1] - direct[0])
+    with pytest.raises(ValueError, match="2 groups for 3 values"):
+        bootstrap_ci([1.0, 2.0, 3.0], 0, groups_N=["a", "b"])
+
+
+def test_held_out_summaries_resample_personas():
+    baseline = {f"s{i}": item(f"s{i}", 1.0, 10.0) for i in range(24)}
+    scores = np.random.default_rng(3).uniform(1, 10, 8)
+    one = [{**item(f"s{i}", scores[i], 10.0), "persona_id": f"p{i}"} for i in range(8)]
+    three = [{**item(f"s{3 * i + k}", scores[i], 10.0), "persona_id": f"p{i}"} for i in range(8) for k in range(3)]
+    a, b = (summarize_method(x, baseline, seed=0, samples=300) for x in (one, three))
+    assert a["personalization"]["n"] == 8 and b["personalization"]["n"] == 24
+    for key in ("personalization", "delta_personalization"):
+        assert [b[key][k] for k in ("lo", "mean", "hi")] == pytest.approx([a[key][k] for k in ("lo", "mean", "hi")])
+    gains = stage_gains({"x": [dict(i, personalization=1.0) for i in three], "y": three}, [("x", "y")], {}, 0, 300)
+    assert (gains["x->y"]["personalization"]["lo"], gains["x->y"]["personalization"]["hi"]) == pytest.approx(
+        (a["delta_personalization"]["lo"], a["delta_personalization"]["hi"]))
+
+
 def shares(outcome):
     """One answer's pairwise outcome as the harness stores it: the share of each outcome."""
     return None if outcome is None else {o: float(o == outcome) for o in ("win", "tie", "lose")}

@@ -57,10 +57,10 @@ def build_dataset(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLik
                   sizes: Mapping[str, int | float], seed: int = 0, teacher: Teacher | None = None,
                   label_splits: Sequence[str] = ("sft",), max_history: int = MAX_HISTORY,
                   skip_bad: bool = False, arrayrecord_shards: int = 0, tfds: bool = False,
-                  concurrency: int = 8, states_per_persona: int = 1,
+                  concurrency: int = 8, states_per_persona: int = 1, heldout_states_per_persona: int = 1,
                   multi_state_splits: Sequence[str] = ("sft", "rl")) -> BuildReport:
-    """Splits are persona-disjoint. With `states_per_persona` > 1 the splits in `multi_state_splits`
-    hold up to that many states per persona and every other (held-out) split one per persona."""
+    """Splits are persona-disjoint. The splits in `multi_state_splits` hold up to `states_per_persona`
+    states per persona, every other (held-out) split up to `heldout_states_per_persona`."""
     conversations, ready, bad = [], [], 0
     for path in inputs:
         loaded = load(path, skip_bad=skip_bad)
@@ -69,10 +69,11 @@ def build_dataset(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLik
             conversations += loaded.records
         else:
             ready += to_examples(loaded)
-    built, stats = build_examples(conversations, max_history, states_per_persona)
+    built, stats = build_examples(conversations, max_history, max(states_per_persona, heldout_states_per_persona))
     splits = split_examples(built + ready, sizes, seed)
-    if states_per_persona > 1:
-        splits = {name: exs if name in multi_state_splits else first_per_persona(exs) for name, exs in splits.items()}
+    if max(states_per_persona, heldout_states_per_persona) > 1:  # else each persona has one built state
+        splits = {name: first_per_persona(exs, states_per_persona if name in multi_state_splits
+                                          else heldout_states_per_persona) for name, exs in splits.items()}
     if teacher is not None:
         for name in label_splits:
             splits[name] = label_examples(teacher, splits[name], concurrency)

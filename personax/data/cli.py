@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--max-history", type=int, default=4)
     build.add_argument("--states-per-persona", type=int, default=1,
                        help="SFT/RL states per persona (each conversation a target once); "
-                            "the other splits keep one per persona")
+                            "the other splits keep --heldout-states-per-persona")
+    build.add_argument("--heldout-states-per-persona", type=int, default=1,
+                       help="states per persona in the splits other than sft and rl (held-out)")
     build.add_argument("--teacher", choices=sorted(TEACHERS), default="none",
                        help="privileged teacher for SFT labels")
     build.add_argument("--teacher-best-of", type=int, default=1,
@@ -77,7 +79,7 @@ def run_build(args: argparse.Namespace) -> int:
         report = build_dataset(args.inputs, args.out, sizes, args.seed,
                                TEACHERS[args.teacher](args), label_splits, args.max_history,
                                args.skip_bad, args.arrayrecord_shards, args.tfds, args.concurrency,
-                               args.states_per_persona)
+                               args.states_per_persona, args.heldout_states_per_persona)
     except FileNotFoundError as e:
         raise UserError(f"{e.filename}: no such file") from None
     except (RecordError, ValueError, RuntimeError) as e:

@@ -72,10 +72,17 @@ def build_examples(records: Iterable[ReleasedRecord | RichRecord], max_history: 
     return examples, stats
 
 
-def first_per_persona(examples: Sequence[PPOptExample]) -> list[PPOptExample]:
-    """Each persona's first example: held-out splits weigh every persona once."""
-    seen: set[str] = set()
-    return [e for e in examples if not (e.persona_id in seen or seen.add(e.persona_id))]
+def first_per_persona(examples: Sequence[PPOptExample], k: int = 1) -> list[PPOptExample]:
+    """Each persona's first `k` examples, in input order (the canonical state first)."""
+    if k < 1:
+        raise ValueError(f"states per persona must be >= 1, got {k}")
+    kept: dict[str, int] = {}
+    out = []
+    for e in examples:
+        if kept.get(e.persona_id, 0) < k:
+            kept[e.persona_id] = kept.get(e.persona_id, 0) + 1
+            out.append(e)
+    return out
 
 
 def split_personas(persona_ids: Iterable[str], sizes: Mapping[str, int | float], seed: int

@@ -6,7 +6,8 @@ workdirs of one recipe on the same held-out states (replicate draws, e.g. `--con
 one SFT checkpoint, docs/training.md), this reads each `report/items.jsonl`, takes the per-state
 differences after − before, and bootstraps runs and states together: each resample draws R runs and
 N states with replacement (the same states for every run drawn, as they were evaluated on the same
-states) and averages. With few runs (R = 2-4) the interval is as coarse as the runs are few.
+states; personas, each with all its states, when a persona holds several) and averages. With few
+runs (R = 2-4) the interval is as coarse as the runs are few.
 
     python -m personax.eval.replicates workdir/run_a workdir/run_b workdir/run_c   # ppopt_sft -> ppopt_grpo
     python -m personax.eval.replicates W1 W2 --before ppopt_zero_shot --after ppopt_sft
@@ -21,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from personax.eval.harness import ItemStore
-from personax.eval.stats import GAIN_METRICS, stage_gains
+from personax.eval.stats import GAIN_METRICS, group_index, resample_unit, stage_gains
 
 
 def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[str, float]]:
@@ -39,32 +40,38 @@ def read_run(workdir: str | pathlib.Path) -> tuple[dict[str, list[dict]], dict[s
 
 
 def differences_RxN(runs: Sequence[dict[str, list[dict]]], weights: dict[str, float], before: str, after: str,
-                    metric: str, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """[runs, states] of after − before on the states every run scored both methods on, in a fixed order."""
+                    metric: str, names: Sequence[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """([runs, states] of after − before, the states, each state's persona) on the states every run scored
+    both methods on, in a fixed order."""
     value = GAIN_METRICS[metric]
-    per_run = []
+    per_run, unit = [], {}
     for name, by_method in zip(names, runs):
         missing = [m for m in (before, after) if not by_method.get(m)]
         if missing:
             raise ValueError(f"{name}: no items of {missing} in report/items.jsonl; evaluate them there first")
         first = {i["state_id"]: value(i, weights) for i in by_method[before]}
         then = {i["state_id"]: value(i, weights) for i in by_method[after]}
+        unit |= {i["state_id"]: resample_unit(i) for i in by_method[after]}
         per_run.append({s: v - first[s] for s, v in then.items() if v is not None and first.get(s) is not None})
     states = sorted(set.intersection(*(set(d) for d in per_run)))
     if not states:
         raise ValueError(f"the runs {list(names)} share no held-out state scored by both {before} and {after}")
-    return np.array([[d[s] for s in states] for d in per_run]), states
+    return np.array([[d[s] for s in states] for d in per_run]), states, [unit[s] for s in states]
 
 
-def replicate_interval(diffs_RxN: np.ndarray, seed: int = 0, samples: int = 2000, confidence: float = 0.95
-                       ) -> tuple[float, float]:
-    """Percentile interval of the mean over resamples of runs and states (both with replacement)."""
+def replicate_interval(diffs_RxN: np.ndarray, seed: int = 0, samples: int = 2000, confidence: float = 0.95,
+                       groups_N: Sequence[str] | None = None) -> tuple[float, float]:
+    """Percentile interval of the mean over resamples of runs and states (both with replacement); with
+    `groups_N` (each state's persona) personas are drawn, each with all its states."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     rng = np.random.default_rng(seed)
     R, N = diffs_RxN.shape
-    runs_SxR, states_SxN = rng.integers(0, R, (samples, R)), rng.integers(0, N, (samples, N))
-    means_S = np.array([diffs_RxN[r][:, s].mean() for r, s in zip(runs_SxR, states_SxN)])
+    group_N = group_index(range(N) if groups_N is None else groups_N)
+    sums_RxG = np.stack([np.bincount(group_N, weights=row) for row in diffs_RxN])
+    counts_G = np.bincount(group_N)
+    runs_SxR, groups_SxG = rng.integers(0, R, (samples, R)), rng.integers(0, counts_G.size, (samples, counts_G.size))
+    means_S = np.array([sums_RxG[r][:, g].sum() / (R * counts_G[g].sum()) for r, g in zip(runs_SxR, groups_SxG)])
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(means_S, [tail, 100 - tail])
     return float(lo), float(hi)
@@ -87,8 +94,8 @@ def replicate_gains(workdirs: Sequence[str | pathlib.Path], before: str = "ppopt
                                                     for r in runs for m in (before, after)):
             out[metric] = {"mean": None, "lo": None, "hi": None, "states": 0, "sd_between_runs": None}
             continue  # a baseline writes no profile, so it has no profile or held-out reward to gain on
-        diffs_RxN, states = differences_RxN(runs, weights, before, after, metric, names)
-        lo, hi = replicate_interval(diffs_RxN, seed, confidence=confidence)
+        diffs_RxN, states, personas = differences_RxN(runs, weights, before, after, metric, names)
+        lo, hi = replicate_interval(diffs_RxN, seed, confidence=confidence, groups_N=personas)
         out[metric] = {"mean": float(diffs_RxN.mean()), "lo": lo, "hi": hi, "states": len(states),
                        "sd_between_runs": float(diffs_RxN.mean(axis=1).std(ddof=1))}
     out["runs"] = [{"workdir": n, **stage_gains(r, [(before, after)], weights, seed, confidence=confidence)

@@ -90,11 +90,13 @@ def write_report(summary: dict, by_method: dict[str, Sequence[dict]], workdir: p
     out.mkdir(parents=True, exist_ok=True)
     methods = summary["methods"]
     conf = summary.get("confidence", 0.95)
-    intro = (f"{summary['n_examples']} held-out states (split `{summary['split']}`). Every answer is judged on "
+    n, personas = summary["n_examples"], summary.get("n_personas", summary["n_examples"])
+    over = "states" if personas == n else "personas, each drawn with all its states"
+    intro = (f"{n} held-out states of {personas} personas (split `{summary['split']}`). Every answer is judged on "
              "its own: strict personalization 1-10 against the true persona, lenient task completion 1-10 against "
              "the **original** query; Δ = paired difference to the original query's answer on the same state. "
              "Pairwise: the judge compares each answer with the original query's answer in both A/B orders; "
-             f"win or lose only when both orders agree. Brackets: {conf:.0%} bootstrap intervals over states.")
+             f"win or lose only when both orders agree. Brackets: {conf:.0%} bootstrap intervals over {over}.")
     k = summary.get("answers_per_prompt", 1)
     if k > 1:
         intro += (f" Each prompt gets {k} answers (deployed sample indices 0-{k - 1}), each judged: a state's scores "

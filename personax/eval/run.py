@@ -83,8 +83,8 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     by_method = scored_items(store, [n for n in names if n not in notes], examples)
     weights = dict(cfg.rewards.weights)
     methods = summarize_methods(by_method, e.seed, e.bootstrap_samples, e.confidence, weights)
-    summary = {"n_examples": len(examples), "split": e.split, "confidence": e.confidence,
-               "answers_per_prompt": e.answers_per_prompt, "methods": methods,
+    summary = {"n_examples": len(examples), "n_personas": len({x.persona_id for x in examples}), "split": e.split,
+               "confidence": e.confidence, "answers_per_prompt": e.answers_per_prompt, "methods": methods,
                "stage_gains": stage_gains(by_method, STAGE_PAIRS, weights, e.seed, e.bootstrap_samples, e.confidence),
                "reward_weights": weights, "skipped": notes, "sim": _sim_backends(cfg)}
     if e.robustness.enabled:

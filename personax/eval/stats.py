@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 
@@ -12,26 +12,47 @@ from personax.rewards.judged import profile_unit
 OUTCOMES = ("win", "tie", "lose")
 
 
-def bootstrap_ci(values_N: Sequence[float], seed: int, samples: int = 1000, confidence: float = 0.95
-                 ) -> tuple[float, float]:
-    """Percentile interval of the mean over `samples` resamples of the items (with replacement).
+def bootstrap_ci(values_N: Sequence[float], seed: int, samples: int = 1000, confidence: float = 0.95,
+                 groups_N: Sequence[Hashable] | None = None) -> tuple[float, float]:
+    """Percentile interval of the mean over `samples` resamples with replacement of the items, or with
+    `groups_N` (each item's persona, say) of the groups, a drawn group bringing all its items: a persona's
+    held-out states are not independent draws. With one item a group this is the item resample exactly.
     Paired statistics pass per-item differences, so both sides of a pair are drawn together."""
     values_N = np.asarray(values_N, np.float64)
     if values_N.size == 0:
         return math.nan, math.nan
     if not 0 < confidence < 1:
         raise ValueError(f"eval.confidence must be in (0, 1), got {confidence}")
-    idx_SxN = np.random.default_rng(seed).integers(0, values_N.size, (samples, values_N.size))
-    means_S = values_N[idx_SxN].mean(axis=1)
+    group_N = group_index(range(values_N.size) if groups_N is None else groups_N)
+    if len(group_N) != values_N.size:
+        raise ValueError(f"bootstrap_ci: {len(group_N)} groups for {values_N.size} values")
+    sums_G, counts_G = np.bincount(group_N, weights=values_N), np.bincount(group_N)
+    idx_SxG = np.random.default_rng(seed).integers(0, sums_G.size, (samples, sums_G.size))
+    means_S = sums_G[idx_SxG].sum(axis=1) / counts_G[idx_SxG].sum(axis=1)
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(means_S, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
-def _stat(values: list[float], seed: int, samples: int, confidence: float) -> dict:
-    if not values:
+def group_index(groups_N: Iterable[Hashable]) -> np.ndarray:
+    """Each item's group as 0, 1, ... in order of first appearance."""
+    first: dict = {}
+    return np.array([first.setdefault(g, len(first)) for g in groups_N], np.int64)
+
+
+def resample_unit(item: dict) -> str:
+    """What a held-out interval resamples: the item's persona (its states are drawn together)."""
+    return item.get("persona_id") or item["state_id"]
+
+
+def _stat(items: Sequence[dict], value: Callable[[dict], float | None], seed: int, samples: int,
+          confidence: float) -> dict:
+    """Mean of `value` over the items that have one, with its interval over resampled personas."""
+    kept = [(v, resample_unit(i)) for i in items if (v := value(i)) is not None]
+    if not kept:
         return {"mean": None, "lo": None, "hi": None, "n": 0}
-    lo, hi = bootstrap_ci(values, seed, samples, confidence)
+    values, units = zip(*kept)
+    lo, hi = bootstrap_ci(values, seed, samples, confidence, units)
     return {"mean": float(np.mean(values)), "lo": lo, "hi": hi, "n": len(values)}
 
 
@@ -87,14 +108,23 @@ def stage_gains(by_method: dict[str, Sequence[dict]], pairs: Sequence[tuple[str,
         if not by_method.get(a) or not by_method.get(b):
             continue
         first = {i["state_id"]: i for i in by_method[a]}
-        both = [(first[i["state_id"]], i) for i in by_method[b] if i["state_id"] in first]
+        both = [i for i in by_method[b] if i["state_id"] in first]
         gains = {}
         for key, metric in GAIN_METRICS.items():
-            value = lambda i: metric(i, weights)  # noqa: E731
-            diffs = [value(y) - value(x) for x, y in both if value(x) is not None and value(y) is not None]
-            gains[key] = _stat(diffs, seed, samples, confidence)
+            def diff(y, metric=metric):
+                before, after = metric(first[y["state_id"]], weights), metric(y, weights)
+                return None if before is None or after is None else after - before
+            gains[key] = _stat(both, diff, seed, samples, confidence)
         out[f"{a}->{b}"] = gains
     return out
+
+
+def _minus(baseline: dict[str, dict], key: str) -> Callable[[dict], float | None]:
+    """item -> its `key` minus the baseline's on the same state (None when either is missing)."""
+    def delta(item: dict) -> float | None:
+        before = baseline.get(item["state_id"], {}).get(key)
+        return None if item.get(key) is None or before is None else item[key] - before
+    return delta
 
 
 def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int = 0, samples: int = 1000,
@@ -103,15 +133,13 @@ def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int
     the GRPO reward weights, for the held-out reward of methods that write a profile."""
     ok = [i for i in items if i.get("answer") is not None]
     out: dict = {"n": len(items), "answer_failed_rate": _rate([i.get("answer") is None for i in items])}
+    stat = lambda value: _stat(ok, value, seed, samples, confidence)  # noqa: E731
     for key in ("personalization", "task"):
-        out[key] = _stat([i[key] for i in ok if i.get(key) is not None], seed, samples, confidence)
-        paired = [i[key] - baseline[i["state_id"]][key] for i in ok
-                  if i.get(key) is not None and baseline.get(i["state_id"], {}).get(key) is not None]
-        out[f"delta_{key}"] = _stat(paired, seed, samples, confidence)
+        out[key] = stat(lambda i: i.get(key))
+        out[f"delta_{key}"] = stat(_minus(baseline, key))
         out[f"{key}_judge_failed_rate"] = _rate([i.get(key) is None for i in ok])
-    judged = [i["outcomes"] for i in ok if i.get("outcomes") is not None]
     for outcome in OUTCOMES:  # an item's share of its answers with this outcome (0 or 1 with one answer)
-        out[outcome] = _stat([shares[outcome] for shares in judged], seed, samples, confidence)
+        out[outcome] = stat(lambda i: None if i.get("outcomes") is None else i["outcomes"][outcome])
     with_pairs = [i for i in ok if "outcomes" in i]
     out["pairwise_judge_failed_rate"] = _rate([i["outcomes"] is None for i in with_pairs])
     out["fallback_rate"] = _rate([i.get("status") == "empty" for i in items])
@@ -119,9 +147,8 @@ def summarize_method(items: Sequence[dict], baseline: dict[str, dict], seed: int
     out["answer_words"] = float(np.mean([len(i["answer"].split()) for i in ok])) if ok else None
     out["prompt_words"] = float(np.mean([len(i["prompt"].split()) for i in items])) if items else None
     if any("profile" in i for i in items):
-        out["profile"] = _stat([i["profile"] for i in ok if i.get("profile") is not None], seed, samples, confidence)
-        rewards = [heldout_reward(i, weights or {}) for i in ok]
-        out["reward"] = _stat([r for r in rewards if r is not None], seed, samples, confidence)
+        out["profile"] = stat(lambda i: i.get("profile"))
+        out["reward"] = stat(lambda i: heldout_reward(i, weights or {}))
         # the `repetition` reward's share on the greedy outputs: 1.0 when no profile or rewrite repeats itself
         out["distinct_4grams"] = float(np.mean([distinct_share(((i.get("extra") or {}).get("profile") or "",
                                                                 i["prompt"])) for i in items]))

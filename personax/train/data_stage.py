@@ -35,7 +35,7 @@ def split_paths(workdir: pathlib.Path, c: ml_collections.ConfigDict) -> dict[str
 
 
 # Content settings added after workdirs were built: a saved file without one was built with this value.
-ADDED_LATER = {"teacher_best_of": 1}
+ADDED_LATER = {"teacher_best_of": 1, "heldout_states_per_persona": 1}
 # The datagen settings that change which conversations are generated (not how fast or where).
 CONTENT_KEYS = ("seed", "num_personas", "conversations_per_persona", "sampler", "seed_sources", "turns",
                 "full_transfer_prob", "distractor")
@@ -44,7 +44,8 @@ CONTENT_KEYS = ("seed", "num_personas", "conversations_per_persona", "sampler", 
 def content_settings(cfg: ml_collections.ConfigDict) -> dict:
     c = cfg.data
     gen = {k: c.datagen[k] for k in CONTENT_KEYS} | {"express_scale": c.datagen.sim.express_scale}
-    data = {k: c[k] for k in ("splits", "max_history", "states_per_persona", "teacher", "teacher_best_of")}
+    data = {k: c[k] for k in ("splits", "max_history", "states_per_persona", "heldout_states_per_persona",
+                              "teacher", "teacher_best_of")}
     plain = lambda v: v.to_dict() if isinstance(v, ml_collections.ConfigDict) else v  # noqa: E731
     settings = {"seed": cfg.seed, "data": data, "datagen": {k: plain(v) for k, v in gen.items()}}
     return json.loads(json.dumps(settings))  # tuples as lists: comparable with the saved JSON
@@ -77,7 +78,8 @@ def run_data(cfg: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str,
         raise RuntimeError(f"datagen finished {result.done}/{result.planned} conversations; rerun to resume")
     report = build_dataset([result.paths["rich"]], workdir / "data" / "ppopt", parse_sizes(c.splits), seed=cfg.seed,
                            teacher=_teacher(c, cfg.seed), label_splits=("sft",), max_history=c.max_history,
-                           states_per_persona=c.states_per_persona)
+                           states_per_persona=c.states_per_persona,
+                           heldout_states_per_persona=c.heldout_states_per_persona)
     settings.write_text(json.dumps(content_settings(cfg), indent=1), encoding="utf-8")
     print(f"data: {report.counts} from {report.personas} personas ({report.labelled['sft']} SFT labels)")
     return paths

@@ -30,6 +30,7 @@ def experiment() -> ml_collections.ConfigDict:
     c.data.splits = "sft=0.45,rl=0.45,eval=0.1"  # persona-disjoint; name=count or name=fraction
     c.data.max_history = 4
     c.data.states_per_persona = 1  # SFT and RL splits: each conversation up to this many a persona is a target once
+    c.data.heldout_states_per_persona = 1  # the held-out split likewise; > 1: intervals resample personas
     c.data.teacher = "sim"  # | "hosted" (then set data.teacher_role, see personax.llm.config.role_config)
     c.data.teacher_best_of = 1  # sim teacher: K labels a state, the one its rewrite scores best kept (docs/data_formats.md)
 
