@@ -58,7 +58,11 @@ default stays at 160 (docs/training.md, "Twice the SFT steps"). That drift is re
 personalization, +0.007 [-0.007, 0.023] R: no better than 0.7/0.9 (docs/training.md, "Sampling at
 temperature 1"). Groups of 8 at the same 384 rollouts (`grpo.batch.group_size=8`, `prompts_per_step=2`,
 `micro_batch_size=8`, `grpo.steps=24`) give +0.06 [-0.20, 0.35] and +0.004 [-0.013, 0.020] R, ~72 min of
-GRPO on the slower box (docs/training.md, "G 8 at the same rollout budget").
+GRPO on the slower box (docs/training.md, "G 8 at the same rollout budget"). Evaluated on 3 held-out states
+a persona (`--config.data.heldout_states_per_persona=3`, 120 states, intervals over personas), the seed-0
+GRPO (reproduced on the slower box) gains +0.15 [0.002, 0.30] personalization, +0.0105 [0.0001, 0.021] R,
+task 10.00; on the 80 states beyond the canonical 40 only +0.09 [-0.12, 0.29] (docs/training.md, "Three
+held-out states a persona").
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
