@@ -69,9 +69,10 @@ def build_dataset(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLik
             conversations += loaded.records
         else:
             ready += to_examples(loaded)
-    built, stats = build_examples(conversations, max_history, max(states_per_persona, heldout_states_per_persona))
+    most = max(states_per_persona, heldout_states_per_persona)
+    built, stats = build_examples(conversations, max_history, most)
     splits = split_examples(built + ready, sizes, seed)
-    if max(states_per_persona, heldout_states_per_persona) > 1:  # else each persona has one built state
+    if most > 1:  # else each persona has one built state
         splits = {name: first_per_persona(exs, states_per_persona if name in multi_state_splits
                                           else heldout_states_per_persona) for name, exs in splits.items()}
     if teacher is not None:
