@@ -1,6 +1,7 @@
 """What the test command's compilation cache and workers save, side by side in one run: the same test
 files run serially without a persistent compilation cache (the suite before both), serially with the
-session cache (tests/conftest.py), and with the cache on TEST_WORKERS xdist workers (`make test`).
+session cache (tests/conftest.py), and with the cache on TEST_WORKERS xdist workers (`make test`: its
+options are read from the Makefile's PYTEST line).
 
     .venv/bin/python bench/test_suite_time.py [--workers 2] [--order A,B,C] [FILE ...]
 
@@ -24,12 +25,21 @@ HEAVY = ["tests/test_train_resume.py", "tests/test_pod_configs.py", "tests/test_
          "tests/test_multihost.py", "tests/test_reward_model.py"]
 
 
+def make_test_args(workers: int) -> list[str]:
+    """The pytest options of the Makefile's PYTEST line (what `make test` runs), at `workers` workers."""
+    line = next((ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("PYTEST =")), None)
+    if line is None or " pytest " not in line:
+        raise SystemExit("Makefile: no `PYTEST = ... pytest ...` line to take the test command's options from")
+    args = line.split(" pytest ", 1)[1].replace("$(TEST_WORKERS)", str(workers)).split()
+    return [a for a in args if a != "-q"]
+
+
 def variants(workers: int) -> dict[str, tuple[list[str], dict[str, str]]]:
     """name -> (extra pytest args, environment overrides)."""
     no_cache = {"JAX_COMPILATION_CACHE_DIR": ""}  # set but empty: conftest leaves it, jax builds no cache
     return {"serial_no_cache": (["-p", "no:xdist"], no_cache),
             "serial_cache": (["-p", "no:xdist"], {}),
-            f"{workers}_workers_cache": (["-n", str(workers), "--dist", "loadfile"], {})}
+            f"{workers}_workers_cache": (make_test_args(workers), {})}
 
 
 def run(files: list[str], args: list[str], env_over: dict[str, str]) -> tuple[float, str]:
