@@ -6,11 +6,13 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from personax.eval.methods import MethodContext
+from personax.eval.methods import MethodContext, MethodSkipped, get_method
 from personax.eval.policy_methods import sample_rewrites
 from personax.eval.run import run_eval
+from personax.train.checkpoint import Checkpointer
 from personax.train.policy_init import load_policy
 from personax.train.sft_run import read_examples
 
@@ -48,6 +50,35 @@ def test_batching_does_not_change_greedy_rewrites(smoke_data):
     assert len(in_twos) == 3 and all(isinstance(t, str) for t in in_twos)
 
 
+def _save(workdir: pathlib.Path, stage: str, step: int) -> None:
+    ckpt = Checkpointer(str(workdir / stage / "checkpoints"), max_to_keep=None, async_save=False)
+    ckpt.save(step, {"w": np.zeros(2, np.float32)})
+    ckpt.close()
+
+
+def test_policy_version_tells_retrained_checkpoints_and_sampling_lengths_apart(tmp_path):
+    """Two runs that save SFT at the same step are two policies: their items must not be reused for each other."""
+    cfg = smoke_eval_config()
+    ctx = MethodContext(cfg, tmp_path, deployed=None, summarizer=None)
+    sft, grpo = get_method("ppopt_sft").version, get_method("ppopt_grpo").version
+    with pytest.raises(MethodSkipped, match="no sft checkpoint"):
+        sft(ctx)
+    _save(tmp_path, "sft", 30)
+    first = sft(ctx)
+    assert first.startswith("tiny/scratch+sft@30 #") and first == sft(ctx)
+    _save(tmp_path, "grpo", 4)
+    assert grpo(ctx).startswith("tiny/scratch+sft@30+grpo@4 #")
+    shutil.copytree(tmp_path / "sft", tmp_path / "copy" / "sft")  # a copy is the same checkpoint
+    assert sft(MethodContext(cfg, tmp_path / "copy", deployed=None, summarizer=None)) == first
+    cfg.eval.policy.max_new_tokens = cfg.grpo.sampling.max_new_tokens + 1
+    assert sft(ctx) != first
+    cfg.eval.policy.max_new_tokens = 0
+    grpo_before = grpo(ctx)
+    shutil.rmtree(tmp_path / "sft")
+    _save(tmp_path, "sft", 30)  # retrained, same step
+    assert sft(ctx) != first and grpo(ctx) != grpo_before
+
+
 def _stage(stage: str, workdir: pathlib.Path) -> None:
     """A training stage as its own process on one CPU device (the tests' 8 fake devices do not divide the
     smoke config's batch of 4)."""
@@ -67,7 +98,8 @@ def test_smoke_run_policies_after_sft_and_grpo(smoke_data, tmp_path):
     assert not summary["skipped"]
     assert all(summary["methods"][m]["n"] == 6 for m in ("ppopt_sft", "ppopt_grpo"))
     versions = {i["method"]: i["version"] for i in map(json.loads, (tmp_path / "report" / "items.jsonl").open())}
-    assert versions["ppopt_sft"] == "tiny/scratch+sft@30" and versions["ppopt_grpo"] == "tiny/scratch+sft@30+grpo@4"
+    assert versions["ppopt_sft"].startswith("tiny/scratch+sft@30 #")
+    assert versions["ppopt_grpo"].startswith("tiny/scratch+sft@30+grpo@4 #")
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| ppopt_grpo |" in report and "| oracle |" in report
     assert list(summary["stage_gains"]) == ["ppopt_zero_shot->ppopt_sft", "ppopt_sft->ppopt_grpo"]

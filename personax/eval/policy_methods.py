@@ -15,6 +15,7 @@ from flax import nnx
 from personax.data.examples import PPOptExample
 from personax.data.policy_io import parse_output
 from personax.data.tokenize import prompt_ids
+from personax.eval.harness import fingerprint
 from personax.eval.methods import MethodContext, MethodOutput, MethodSkipped, method
 from personax.sampler import SamplingParams, generate, left_pad
 from personax.sharding import MeshConfig, make_mesh, shard_state
@@ -23,19 +24,34 @@ from personax.train.policy_init import load_policy
 from personax.train.stages import STAGES, lineage
 
 
-def _latest_step(workdir: pathlib.Path, stage: str) -> int:
+def _checkpoint(workdir: pathlib.Path, stage: str) -> tuple[int, int | None]:
+    """(latest step, its commit time) of the stage's checkpoints."""
     path = workdir / stage / "checkpoints"
-    step = Checkpointer(str(path), max_to_keep=None).latest_step() if path.is_dir() else None
+    ckpt = Checkpointer(str(path), max_to_keep=None) if path.is_dir() else None
+    step = ckpt.latest_step() if ckpt else None
     if step is None:
         raise MethodSkipped(f"no {stage} checkpoint in {path}; run `personax {stage}` first")
-    return step
+    return step, ckpt.commit_time_ns(step)
+
+
+def _lengths(cfg) -> tuple[int, int]:
+    """(prompt tokens kept, new tokens) the evaluation samples with, before the model's max_seq_len caps them."""
+    p = cfg.eval.policy
+    return p.max_prompt_len or cfg.grpo.max_prompt_len, p.max_new_tokens or cfg.grpo.sampling.max_new_tokens
 
 
 def _version(stage: str):
+    """`model/init+sft@S+grpo@G #<checkpoints> prompt P new N`: the rewrites change with the model, each
+    checkpoint of the lineage (a stage retrained and saved at the same step is another checkpoint) and the
+    sampling lengths, so items scored under any other of these are scored again."""
     def version(ctx: MethodContext) -> str:
         base = f"{ctx.cfg.model.name}/{ctx.cfg.model.init}"
         chain = [] if stage == "zero_shot" else lineage(stage)
-        return "+".join([base] + [f"{s.name}@{_latest_step(ctx.workdir, s.name)}" for s in chain])
+        checkpoints = [(s.name, *_checkpoint(ctx.workdir, s.name)) for s in chain]
+        steps = "+".join([base] + [f"{name}@{step}" for name, step, _ in checkpoints])
+        ids = fingerprint(*[f"{name}@{step}:{stamp}" for name, step, stamp in checkpoints])[:12]
+        max_prompt, max_new = _lengths(ctx.cfg)
+        return f"{steps} #{ids} prompt {max_prompt} new {max_new}"
     return version
 
 
@@ -43,8 +59,8 @@ def sample_rewrites(model, tok, examples: Sequence[PPOptExample], ctx: MethodCon
     """Greedy completions of the policy for every state, batch by batch; rows padding the last batch
     repeat the first state and are dropped."""
     p = ctx.cfg.eval.policy
-    max_new = p.max_new_tokens or ctx.cfg.grpo.sampling.max_new_tokens
-    max_prompt = min(p.max_prompt_len or ctx.cfg.grpo.max_prompt_len, model.cfg.max_seq_len - max_new)
+    max_prompt, max_new = _lengths(ctx.cfg)
+    max_prompt = min(max_prompt, model.cfg.max_seq_len - max_new)
     if max_prompt < 1:
         raise ValueError(f"eval.policy.max_new_tokens={max_new} leaves no room for a prompt in the model's "
                          f"max_seq_len={model.cfg.max_seq_len}")

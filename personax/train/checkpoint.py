@@ -36,6 +36,11 @@ class Checkpointer:
     def all_steps(self) -> list[int]:
         return list(self._manager.all_steps())
 
+    def commit_time_ns(self, step: int) -> int | None:
+        """When `step`'s checkpoint was committed (orbax's step metadata; copies and hard links keep it):
+        tells a checkpoint apart from another one saved at the same step by another run."""
+        return getattr(self._manager.metadata(step), "commit_timestamp_nsecs", None)
+
     def save(self, step: int, params, opt_state=None, rng_key: jax.Array | None = None,
              data_state: dict | None = None, extra: dict | None = None) -> None:
         meta = {"step": int(step), "extra": extra or {}}
