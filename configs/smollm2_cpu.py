@@ -62,7 +62,9 @@ GRPO on the slower box (docs/training.md, "G 8 at the same rollout budget"). Eva
 a persona (`--config.data.heldout_states_per_persona=3`, 120 states, intervals over personas), the seed-0
 GRPO (reproduced on the slower box) gains +0.15 [0.002, 0.30] personalization, +0.0105 [0.0001, 0.021] R,
 task 10.00; on the 80 states beyond the canonical 40 only +0.09 [-0.12, 0.29] (docs/training.md, "Three
-held-out states a persona").
+held-out states a persona"); on the same 120, zero-shot -> SFT +0.91 [0.72, 1.12] and R +0.178 [0.153, 0.201],
+the seed-1 GRPO draw +0.06 [-0.09, 0.20] and R +0.016 [0.007, 0.025], both draws pooled +0.11 [-0.04, 0.26]
+and R +0.013 [0.004, 0.023] (docs/training.md, "Zero-shot and the seed-1 draw on the 120 states").
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
