@@ -151,6 +151,26 @@ def test_deterministic_and_resumable(workdir, calls, tmp_path_factory):
     assert same(run_eval(sim_config(), fresh), first)
 
 
+def test_items_follow_the_split_content_not_its_path(workdir, calls, tmp_path_factory):
+    """A moved or copied workdir keeps its scored items; a split regenerated with other histories (same
+    states, same queries) at the same path is scored again."""
+    cfg = sim_config(methods=("original", "full_history"))
+    first = run_eval(cfg, workdir)
+    moved = tmp_path_factory.mktemp("moved") / "w"
+    shutil.copytree(workdir, moved)
+    calls.clear()
+    assert same(run_eval(cfg, moved), first)
+    assert sum(calls.values()) == 0
+
+    split = moved / "data" / "ppopt" / "eval.jsonl"
+    rows = [json.loads(line) for line in split.read_text().splitlines()]
+    for row in rows:
+        row["history_texts"] = [text + " Keep it brief." for text in row["history_texts"]]
+    split.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_eval(cfg, moved)
+    assert calls["answer"] == 2 * len(rows) * cfg.eval.answers_per_prompt
+
+
 def test_failed_answers_are_recorded_and_redone_on_resume(workdir, monkeypatch):
     class Flaky(SimDeployed):
         broken = True

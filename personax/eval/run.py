@@ -3,6 +3,7 @@ reported in WORKDIR/report/ (report.md, PNG plots, items.jsonl, summary.json). R
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import pathlib
 
@@ -74,7 +75,9 @@ def run_eval(cfg: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dic
     ctx = MethodContext(cfg, workdir, deployed, build_summarizer(cfg, deployed), e.concurrency, build_rewriter(cfg))
     report_dir = workdir / "report"
     store = ItemStore(report_dir / "items.jsonl")
-    config_fp = fingerprint(ITEM_FORMAT, cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), str(paths[e.split]),
+    # The split's bytes, not its path: a moved or copied workdir keeps its items, regenerated data does not.
+    split_digest = hashlib.sha256(paths[e.split].read_bytes()).hexdigest()
+    config_fp = fingerprint(ITEM_FORMAT, cfg.rewards.deployed.to_dict(), cfg.rewards.judge.to_dict(), split_digest,
                             e.answers_per_prompt)
     harness = Harness(deployed, judges, store, config_fp, e.concurrency, answers_per_prompt=e.answers_per_prompt)
 
