@@ -99,8 +99,10 @@ def test_shared_prompt_forward_equals_the_per_row_forward(model_name):
     b = jax.jit(make_grpo_update(graphdef, tx, cfg, P, T, group_size=4))(tr, rngs, frozen, tx.init(tr), mb)
     assert float(a[3]["grad_norm"]) > 0
     np.testing.assert_allclose(a[3]["grad_norm"], b[3]["grad_norm"], rtol=1e-4)
-    for x, y in zip(jax.tree.leaves(a[0]), jax.tree.leaves(b[0])):  # float32 summation order only
-        np.testing.assert_allclose(x, y, atol=1e-5)
+    # float32 summation order only: up to 1.1e-5 after this SGD step on an AVX-512 CPU, under 1e-5 on AVX2;
+    # one completion's gradient left out moves some weight by 0.46 here.
+    for x, y in zip(jax.tree.leaves(a[0]), jax.tree.leaves(b[0])):
+        np.testing.assert_allclose(x, y, atol=3e-5)
 
 
 def test_shared_prompt_forward_rejects_partial_groups():
