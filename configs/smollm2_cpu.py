@@ -68,7 +68,7 @@ and R +0.013 [0.004, 0.023] (docs/training.md, "Zero-shot and the seed-1 draw on
 Full fine-tuning (`--config.lora.rank=0 --config.sft.peak_lr=1e-4 --config.sft.end_lr=1e-5`): SFT 2.13 [1.80, 2.51],
 no better than LoRA at equal time, ~3x the memory; GRPO from it (`--config.grpo.lr=1e-5`) drifts unless
 `rewards.weights.repetition=0.3`, with which one draw gives +0.32 [0.04, 0.60] personalization, R inside its
-interval (docs/training.md, "Full fine-tuning instead of LoRA").
+interval, and its seed-1 replicate drifts all the same (task -3.10) (docs/training.md, "Full fine-tuning instead of LoRA").
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
