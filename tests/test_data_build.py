@@ -112,6 +112,14 @@ def test_data_stage_refuses_a_rerun_under_other_data_settings(tmp_path):
     with pytest.raises(ValueError, match=r"data\.teacher_best_of differ"):
         run_data(cfg, tmp_path)
     cfg.data.teacher_best_of = 1
+    saved = json.loads(record.read_text())
+    assert saved["data"].pop("teacher_reads_query") is False
+    record.write_text(json.dumps(saved))  # a record from before: built with a teacher reading the history only
+    assert run_data(cfg, tmp_path) == first
+    cfg.data.teacher_reads_query = True
+    with pytest.raises(ValueError, match=r"data\.teacher_reads_query differ"):
+        run_data(cfg, tmp_path)
+    cfg.data.teacher_reads_query = False
     cfg.data.heldout_states_per_persona = 3
     with pytest.raises(ValueError, match=r"data\.heldout_states_per_persona differ"):
         run_data(cfg, tmp_path)
@@ -133,3 +141,8 @@ def test_best_of_needs_the_sim_teacher(tmp_path, capsys):
         _teacher(cfg.data, 0)
     assert main(["data", "build", "x.jsonl", "--out", str(tmp_path), "--teacher-best-of", "2"]) == 2
     assert "--teacher-best-of 2 needs --teacher sim" in capsys.readouterr().err
+    cfg.data.teacher_best_of, cfg.data.teacher_reads_query = 1, True
+    with pytest.raises(ValueError, match="teacher_reads_query=True needs data.teacher='sim'"):
+        _teacher(cfg.data, 0)
+    assert main(["data", "build", "x.jsonl", "--out", str(tmp_path), "--teacher-reads-query"]) == 2
+    assert "--teacher-reads-query needs --teacher sim" in capsys.readouterr().err

@@ -114,6 +114,20 @@ def test_teacher_rewrite_drops_the_filler_sentences_and_keeps_the_request():
     assert SimTeacher(miss_prob=1.0).label(PERSONA, history, filler[0]).optimized_query == filler[0]
 
 
+def test_teacher_told_to_reads_the_query_after_the_history():
+    world = load_world()
+    history = ["User: In a table please.\n[ASSISTANT_RESPONSE]"]
+    query = "Plan a weekend trip to Lisbon. Please cite your sources."
+    cite = world.traits["citation_pref"].instructions_for("required")[0].text
+    table = world.traits["format_pref_primary"].instructions_for("table")[0].text
+    both = SimTeacher(miss_prob=0.0, weak_phrasing_prob=0.0, reads_query=True).label(PERSONA, history, query)
+    assert both.optimized_query == f"{query} {table} {cite}"  # history's trait first, then the query's
+    assert both.reasoning.index("In a table please") < both.reasoning.index("Please cite your sources")
+    history_only = SimTeacher(miss_prob=0.0, weak_phrasing_prob=0.0).label(PERSONA, history, query)
+    assert history_only.optimized_query == f"{query} {table}"  # the query's cue stays as the user wrote it
+    assert "cite" not in history_only.reasoning
+
+
 def test_teacher_is_imperfect_but_deterministic():
     world = load_world()
     history = ["User: In a table please. Keep it brief. Please cite your sources. Be warm with me. My grandchildren."]

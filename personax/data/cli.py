@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="privileged teacher for SFT labels")
     build.add_argument("--teacher-best-of", type=int, default=1,
                        help="sim teacher: draw K labels a state, keep the one its rewrite scores best")
+    build.add_argument("--teacher-reads-query", action="store_true",
+                       help="sim teacher: read the current query's own cues too, not the history only")
     build.add_argument("--label-splits", default="sft", help="comma-separated splits to label")
     build.add_argument("--teacher-model", default="gpt-4o-mini")
     build.add_argument("--teacher-base-url", default="https://api.openai.com/v1")
@@ -49,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sim_teacher(args: argparse.Namespace):
     from personax.llm.sim.teacher import SimTeacher
-    return SimTeacher(seed=args.seed, best_of=args.teacher_best_of)
+    return SimTeacher(seed=args.seed, best_of=args.teacher_best_of, reads_query=args.teacher_reads_query)
 
 
 def _hosted_teacher(args: argparse.Namespace):
@@ -74,6 +76,8 @@ def run_build(args: argparse.Namespace) -> int:
         unknown = [s for s in label_splits if s not in sizes]
         if args.teacher_best_of != 1 and args.teacher != "sim":
             raise UserError(f"--teacher-best-of {args.teacher_best_of} needs --teacher sim")
+        if args.teacher_reads_query and args.teacher != "sim":
+            raise UserError("--teacher-reads-query needs --teacher sim")
         if args.teacher != "none" and unknown:
             raise UserError(f"--label-splits names {unknown}, not among the splits {list(sizes)}")
         report = build_dataset(args.inputs, args.out, sizes, args.seed,

@@ -82,7 +82,7 @@ def sample_rewrites(model, tok, examples: Sequence[PPOptExample], ctx: MethodCon
 
 def _prompts(stage: str):
     async def prompts(examples, ctx: MethodContext) -> list[MethodOutput]:
-        key = f"policy/{_version(stage)(ctx)}"  # loaded once per run: robustness points reuse it
+        key = f"policy/{stage}"  # loaded once per run: robustness points reuse it
         if key not in ctx.memo:
             ctx.memo[key] = load_policy(ctx.cfg, ctx.workdir, stage)
         model, tok = ctx.memo[key]

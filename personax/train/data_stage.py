@@ -19,11 +19,14 @@ from personax.data.build import build_dataset, parse_sizes
 def _teacher(c: ml_collections.ConfigDict, seed: int):
     if c.teacher == "sim":
         from personax.llm.sim.teacher import SimTeacher
-        return SimTeacher(seed=seed, best_of=c.teacher_best_of)
+        return SimTeacher(seed=seed, best_of=c.teacher_best_of, reads_query=c.teacher_reads_query)
     if c.teacher == "hosted":
         if c.teacher_best_of != 1:
             raise ValueError(f"data.teacher_best_of={c.teacher_best_of} needs data.teacher='sim': a hosted "
                              "teacher's labels have no privileged score here to pick the best by")
+        if c.teacher_reads_query:
+            raise ValueError("data.teacher_reads_query=True needs data.teacher='sim': the hosted teacher's "
+                             "prompt shows it the current query already")
         from personax.data.teacher import LLMTeacher
         from personax.llm.config import make_chat_client
         return LLMTeacher(make_chat_client(c.teacher_role), c.teacher_role.models[0][0])
@@ -35,7 +38,7 @@ def split_paths(workdir: pathlib.Path, c: ml_collections.ConfigDict) -> dict[str
 
 
 # Content settings added after workdirs were built: a saved file without one was built with this value.
-ADDED_LATER = {"teacher_best_of": 1, "heldout_states_per_persona": 1}
+ADDED_LATER = {"teacher_best_of": 1, "heldout_states_per_persona": 1, "teacher_reads_query": False}
 # The datagen settings that change which conversations are generated (not how fast or where).
 CONTENT_KEYS = ("seed", "num_personas", "conversations_per_persona", "sampler", "seed_sources", "turns",
                 "full_transfer_prob", "distractor")
@@ -45,7 +48,7 @@ def content_settings(cfg: ml_collections.ConfigDict) -> dict:
     c = cfg.data
     gen = {k: c.datagen[k] for k in CONTENT_KEYS} | {"express_scale": c.datagen.sim.express_scale}
     data = {k: c[k] for k in ("splits", "max_history", "states_per_persona", "heldout_states_per_persona",
-                              "teacher", "teacher_best_of")}
+                              "teacher", "teacher_best_of", "teacher_reads_query")}
     plain = lambda v: v.to_dict() if isinstance(v, ml_collections.ConfigDict) else v  # noqa: E731
     settings = {"seed": cfg.seed, "data": data, "datagen": {k: plain(v) for k, v in gen.items()}}
     return json.loads(json.dumps(settings))  # tuples as lists: comparable with the saved JSON

@@ -33,6 +33,7 @@ def experiment() -> ml_collections.ConfigDict:
     c.data.heldout_states_per_persona = 1  # the held-out split likewise; > 1: intervals resample personas
     c.data.teacher = "sim"  # | "hosted" (then set data.teacher_role, see personax.llm.config.role_config)
     c.data.teacher_best_of = 1  # sim teacher: K labels a state, the one its rewrite scores best kept (docs/data_formats.md)
+    c.data.teacher_reads_query = False  # sim teacher: True reads the query's own cues too (docs/data_formats.md)
 
     c.sft = ml_collections.ConfigDict(dict(
         steps=100, batch_size=8, grad_accum=1, max_len=4096, pack=False,

@@ -3,6 +3,12 @@ evidences (a cue from world.json appears in it), names them as if inferred, and 
 query into one concise prompt: the request without the user's filler sentences (world.json
 `user.fillers`, which carry no content), then an explicit instruction per trait.
 
+With `reads_query` (off by default) the current query is evidence too, read after the history, as the hosted
+teacher is asked to do (it sees the query and states every preference the answer should follow):
+a cue the user writes in the query ("I need references for this", followed by the sim deployed
+model at `cue_reliability`) also gets its explicit instruction in the rewrite. Without it only the
+history is read and the query's own cues stay as the user wrote them.
+
 The reasoning quotes the evidence before the inference it supports (`they wrote "keep it brief",
 so length: brief`), in the order the cues appear in the history: a policy imitating it copies a
 span it can see, then maps it, instead of naming a trait first and inventing its support.
@@ -60,10 +66,10 @@ def message_length_band(history_texts: list[str]) -> str | None:
 
 class SimTeacher:
     def __init__(self, seed: int = 0, world: World | None = None, miss_prob: float | None = None,
-                 weak_phrasing_prob: float | None = None, best_of: int = 1):
+                 weak_phrasing_prob: float | None = None, best_of: int = 1, reads_query: bool = False):
         if best_of < 1:
             raise ValueError(f"best_of must be >= 1, got {best_of}")
-        self.seed, self.world, self.best_of = seed, world or load_world(), best_of
+        self.seed, self.world, self.best_of, self.reads_query = seed, world or load_world(), best_of, reads_query
         cfg = self.world["teacher"]
         self.miss_prob = cfg["miss_prob"] if miss_prob is None else miss_prob
         self.weak_prob = cfg["weak_phrasing_prob"] if weak_phrasing_prob is None else weak_phrasing_prob
@@ -84,7 +90,7 @@ class SimTeacher:
         """One label; each `index` has its own misses and phrasings (index 0: the single-draw label)."""
         keys = ("teacher", query) if index == 0 else ("teacher", index, query)
         rng = derive(self.seed, *keys, *history_texts)
-        found = evidence(self.world, persona, history_texts)
+        found = evidence(self.world, persona, [*history_texts, query] if self.reads_query else history_texts)
         kept = [d for d in found if rng.random() >= self.miss_prob][: self.max_traits]
         notes, instructions = [], []
         for dim in kept:
