@@ -22,12 +22,13 @@ robustness 22 min); about 3x that on a slower AMD EPYC Zen 1 box.
 
 Expected result (held-out sim personalization 1-10, 8 answers a prompt; docs/training.md, "Measured:
 smollm2_cpu" and "Segment credit"): original 1.77, zero-shot 1.13, SFT 1.96 [1.68, 2.28], GRPO 2.25
-[1.93, 2.59], task 10.00 throughout after SFT; full history 3.31, retrieval 2.97, oracle 8.70.
-Zero-shot -> SFT +0.84 [0.51, 1.17], held-out R +0.178 [0.142, 0.211]; SFT -> GRPO +0.28 [0.07, 0.51],
-R +0.015 [0.002, 0.028] in this draw, +0.05 [-0.23, 0.32] and +0.017 [-0.002, 0.035] with
-`--config.grpo.seed=1`, +0.10 [-0.14, 0.38] and +0.002 [-0.012, 0.019] with seed 2: GRPO's gain is about one run's spread, and PPOpt stays below the history
-baselines. Variants measured and not adopted (twice the SFT steps, full fine-tuning, best-of-16 teacher
-targets, a teacher that reads the query, temperature 1, G 8, four updates a step): docs/training.md.
+[1.93, 2.59], task 10.00 throughout after SFT; full history 3.31, retrieval 2.97, oracle 8.70. Zero-shot
+-> SFT +0.84 [0.51, 1.17], held-out R +0.178 [0.142, 0.211]; SFT -> GRPO +0.28 [0.07, 0.51], R +0.015
+[0.002, 0.028] in this draw, +0.05 [-0.23, 0.32] and +0.017 [-0.002, 0.035] with `--config.grpo.seed=1`,
++0.10 [-0.14, 0.38] and +0.002 [-0.012, 0.019] with seed 2: GRPO's gain is about one run's spread, and
+PPOpt stays below the history baselines. Variants measured and not adopted (twice the SFT steps, full
+fine-tuning, best-of-16 teacher targets, a teacher that reads the query, temperature 1, G 8, four updates
+a step): docs/training.md.
 Sim results describe the sim world only.
 """
 from personax.train.experiment import experiment
