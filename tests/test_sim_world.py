@@ -114,7 +114,7 @@ def test_teacher_rewrite_drops_the_filler_sentences_and_keeps_the_request():
     assert SimTeacher(miss_prob=1.0).label(PERSONA, history, filler[0]).optimized_query == filler[0]
 
 
-def test_teacher_told_to_reads_the_query_after_the_history():
+def test_teacher_told_to_read_the_query_reads_it_after_the_history():
     world = load_world()
     history = ["User: In a table please.\n[ASSISTANT_RESPONSE]"]
     query = "Plan a weekend trip to Lisbon. Please cite your sources."
