@@ -3,11 +3,11 @@ evidences (a cue from world.json appears in it), names them as if inferred, and 
 query into one concise prompt: the request without the user's filler sentences (world.json
 `user.fillers`, which carry no content), then an explicit instruction per trait.
 
-With `reads_query` (off by default) the current query is evidence too, read after the history, as the hosted
-teacher is asked to do (it sees the query and states every preference the answer should follow):
-a cue the user writes in the query ("I need references for this", followed by the sim deployed
-model at `cue_reliability`) also gets its explicit instruction in the rewrite. Without it only the
-history is read and the query's own cues stay as the user wrote them.
+With `reads_query` (off by default) the current query is evidence too, read after the history, as
+the hosted teacher is asked to do (it sees the query and states every preference the answer should
+follow): a cue the user writes in the query ("I need references for this", followed by the sim
+deployed model at `cue_reliability`) also gets its explicit instruction in the rewrite. Without it
+only the history is read and the query's own cues stay as the user wrote them.
 
 The reasoning quotes the evidence before the inference it supports (`they wrote "keep it brief",
 so length: brief`), in the order the cues appear in the history: a policy imitating it copies a
